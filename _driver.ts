@@ -1,0 +1,172 @@
+// The seam between the cache and a Redis client. The cache core speaks only
+// to `Driver`; one adapter per client sits beside this file, and the choice
+// of adapter is made here and nowhere else.
+
+import { Buffer } from "node:buffer";
+import { deadline } from "./_deadline.ts";
+import { CommandError, ConnectionError, TimeoutError } from "./errors.ts";
+import type { RedisArgument, RedisClientLike } from "./redis_client.ts";
+import { describeEndpoint, type RedisEndpoint } from "./_url.ts";
+
+/** What the cache needs from a Redis client. */
+export interface Driver {
+  /**
+   * Sends one command. Bulk-string replies come back as text, so use it
+   * only where text is expected (status replies, integers, key names).
+   * Rejects with a {@linkcode CommandError} when Redis answers with an error.
+   */
+  send(args: readonly RedisArgument[]): Promise<unknown>;
+  /** `GET key`, binary-safe: the exact bytes, or `null` for a missing key. */
+  getBytes(key: string): Promise<Uint8Array | null>;
+  /** Releases the connection if this driver opened it; a client the user passed in stays open. */
+  close(): Promise<void>;
+}
+
+/** How to open a connection of our own. */
+export interface OpenOptions {
+  readonly endpoint: RedisEndpoint;
+  /** Bound on the whole connect, handshake and authentication included, in ms. */
+  readonly connectTimeout: number;
+}
+
+/** Opens a connection with the best client for this runtime. */
+export async function openDriver(options: OpenOptions): Promise<Driver> {
+  if (isBun()) {
+    const { openBunDriver } = await import("./_driver_bun.ts");
+    return await openBunDriver(options);
+  }
+  const { openNodeRedisDriver } = await import("./_driver_node_redis.ts");
+  return await openNodeRedisDriver(options);
+}
+
+/** Wraps a client the user passed in; the cache never closes it. */
+export async function adaptClient(client: RedisClientLike): Promise<Driver> {
+  if (typeof client !== "object" || client === null) {
+    throw new TypeError("client must be a Redis client object");
+  }
+  if (hasMethods(client, "getBuffer", "send")) {
+    const { BunDriver } = await import("./_driver_bun.ts");
+    return new BunDriver(client);
+  }
+  if (hasMethods(client, "callBuffer", "call")) {
+    const { IoRedisDriver } = await import("./_driver_ioredis.ts");
+    return new IoRedisDriver(client);
+  }
+  if (hasMethods(client, "sendCommand", "withTypeMapping")) {
+    const { NodeRedisDriver } = await import("./_driver_node_redis.ts");
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    return new NodeRedisDriver(client as any, false);
+  }
+  if (hasMethods(client, "sendCommand")) {
+    const { CommandClientDriver } = await import("./_driver_command.ts");
+    return new CommandClientDriver(client);
+  }
+  throw new TypeError(
+    "client must be a node-redis, ioredis or Bun RedisClient, or have a sendCommand(args) method",
+  );
+}
+
+/**
+ * Waits for a driver's own `connect` within the connect timeout. On failure
+ * `release` is called first, so no reconnect loop is left behind to keep the
+ * process alive, and the error says which server could not be reached.
+ */
+export async function connectWithin(
+  connecting: Promise<unknown>,
+  { endpoint, connectTimeout }: OpenOptions,
+  release: () => void,
+): Promise<void> {
+  const where = describeEndpoint(endpoint);
+  try {
+    await deadline(
+      connecting,
+      connectTimeout,
+      () =>
+        new TimeoutError(
+          `connecting to Redis at ${where} timed out after ${connectTimeout} ms`,
+        ),
+    );
+  } catch (error) {
+    release();
+    if (error instanceof TimeoutError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConnectionError(
+      `cannot connect to Redis at ${where}: ${reason}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+// Backoff between reconnect attempts: doubles from 50 ms, capped at 2 s, with
+// jitter so that many processes do not reconnect in lockstep.
+const RECONNECT_BASE = 50;
+const RECONNECT_CAP = 2_000;
+
+/** How long to wait before reconnect attempt number `attempt` (0-based), in ms. */
+export function reconnectDelay(attempt: number): number {
+  const ceiling = Math.min(RECONNECT_CAP, RECONNECT_BASE * 2 ** attempt);
+  return Math.round(ceiling * (0.5 + Math.random() / 2));
+}
+
+function isBun(): boolean {
+  return typeof (globalThis as { Bun?: unknown }).Bun === "object";
+}
+
+function hasMethods<K extends string>(
+  value: object,
+  ...names: K[]
+): value is Record<K, (...args: never[]) => unknown> {
+  return names.every((name) =>
+    typeof (value as Record<string, unknown>)[name] === "function"
+  );
+}
+
+/**
+ * Turns a client's error into ours: a server reply becomes a
+ * {@linkcode CommandError}, anything else means the connection failed.
+ */
+export function toCacheError(
+  error: unknown,
+  command: RedisArgument | undefined,
+  isServerReply: (error: Error) => boolean,
+): Error {
+  if (!(error instanceof Error)) {
+    return new ConnectionError(
+      "the Redis client failed without an error object",
+    );
+  }
+  if (error instanceof CommandError || error instanceof ConnectionError) {
+    return error;
+  }
+  const name = typeof command === "string" ? command.toUpperCase() : "command";
+  if (isServerReply(error)) {
+    return new CommandError(name, error.message, { cause: error });
+  }
+  return new ConnectionError(`${name} failed: ${error.message}`, {
+    cause: error,
+  });
+}
+
+/** Redis error replies start with an upper-case code: `ERR`, `WRONGTYPE`, `OOM` … */
+export function looksLikeReply(error: Error): boolean {
+  return /^[A-Z]{2,}[A-Z_]* /.test(error.message);
+}
+
+/** A zero-copy `Uint8Array` view of a Node `Buffer` or other byte view. */
+export function asUint8Array(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Node-style clients (node-redis, ioredis) send only strings and `Buffer`s
+ * as bytes; a plain `Uint8Array` becomes a zero-copy `Buffer` view of it.
+ */
+export function asBuffer(argument: RedisArgument): string | Buffer {
+  return typeof argument === "string" || argument instanceof Buffer
+    ? argument
+    : Buffer.from(argument.buffer, argument.byteOffset, argument.byteLength);
+}

@@ -1,0 +1,140 @@
+// The driver for Bun's built-in RedisClient, ours on Bun. Its `send` decodes
+// bulk strings as text, so values are read with the binary-safe `getBuffer`.
+//
+// Our own client runs with Bun's autoReconnect off: with it on, Bun 1.4's
+// `connect()` never settles while the server refuses connections, and one
+// failed handshake (a wrong password, a silent peer) leaves the client failed
+// for good. Instead, a lost connection is replaced by a new client when the
+// next command needs one, with backoff between failed attempts.
+
+import {
+  asUint8Array,
+  connectWithin,
+  type Driver,
+  looksLikeReply,
+  type OpenOptions,
+  reconnectDelay,
+  toCacheError,
+} from "./_driver.ts";
+import { ConnectionError } from "./errors.ts";
+import type { BunLikeRedisClient, RedisArgument } from "./redis_client.ts";
+
+/** The part of Bun's `RedisClient` this driver uses. */
+interface BunRedisClient extends BunLikeRedisClient {
+  readonly connected?: boolean;
+  connect?(): Promise<void>;
+  close?(): void;
+}
+
+interface BunRedisClientConstructor {
+  new (url: string, options: {
+    connectionTimeout: number;
+    autoReconnect: boolean;
+    enableAutoPipelining: boolean;
+  }): BunRedisClient;
+}
+
+/** Sends commands through a Bun `RedisClient`. */
+export class BunDriver implements Driver {
+  #client: BunRedisClient;
+  // Set for our own client: opens a replacement after the connection is lost.
+  readonly #reopen: (() => Promise<BunRedisClient>) | undefined;
+  #reopening: Promise<BunRedisClient> | undefined;
+  #failedAttempts = 0;
+  #nextAttemptAt = 0;
+
+  constructor(
+    client: BunRedisClient,
+    reopen?: () => Promise<BunRedisClient>,
+  ) {
+    this.#client = client;
+    this.#reopen = reopen;
+  }
+
+  send([command, ...args]: readonly RedisArgument[]): Promise<unknown> {
+    const client = this.#client;
+    const reply = this.#isUsable(client)
+      ? client.send(String(command), args)
+      : this.#reopened().then((fresh) => fresh.send(String(command), args));
+    return reply.catch((error) => {
+      throw toCacheError(error, command, isServerReply);
+    });
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    try {
+      const client = this.#isUsable(this.#client)
+        ? this.#client
+        : await this.#reopened();
+      const reply = await client.getBuffer(key);
+      return reply === null ? null : asUint8Array(reply);
+    } catch (error) {
+      throw toCacheError(error, "GET", isServerReply);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#reopen !== undefined) this.#client.close?.();
+    return Promise.resolve();
+  }
+
+  #isUsable(client: BunRedisClient): boolean {
+    return this.#reopen === undefined || client.connected !== false;
+  }
+
+  // One reconnect at a time, shared by every command that needs it; after a
+  // failure, commands fail fast until the backoff has passed.
+  #reopened(): Promise<BunRedisClient> {
+    this.#reopening ??= this.#reopenOnce().finally(() => {
+      this.#reopening = undefined;
+    });
+    return this.#reopening;
+  }
+
+  async #reopenOnce(): Promise<BunRedisClient> {
+    const wait = this.#nextAttemptAt - Date.now();
+    if (wait > 0) {
+      throw new ConnectionError(
+        `the connection to Redis is down; the next reconnect attempt is in ${wait} ms`,
+      );
+    }
+    try {
+      const client = await this.#reopen!();
+      this.#client.close?.();
+      this.#client = client;
+      this.#failedAttempts = 0;
+      return client;
+    } catch (error) {
+      this.#nextAttemptAt = Date.now() + reconnectDelay(this.#failedAttempts++);
+      throw error;
+    }
+  }
+}
+
+/** Connects a Bun `RedisClient` of our own. */
+export async function openBunDriver(options: OpenOptions): Promise<Driver> {
+  const open = () => openBunClient(options);
+  return new BunDriver(await open(), open);
+}
+
+async function openBunClient(options: OpenOptions): Promise<BunRedisClient> {
+  const { RedisClient } = (globalThis as unknown as {
+    Bun: { RedisClient: BunRedisClientConstructor };
+  }).Bun;
+  const client = new RedisClient(options.endpoint.url, {
+    connectionTimeout: options.connectTimeout,
+    autoReconnect: false,
+    enableAutoPipelining: true,
+  });
+  await connectWithin(
+    client.connect?.() ?? Promise.resolve(),
+    options,
+    () => client.close?.(),
+  );
+  return client;
+}
+
+function isServerReply(error: Error): boolean {
+  return (error as { code?: unknown }).code === "ERR_REDIS_SERVER_ERROR" ||
+    looksLikeReply(error);
+}

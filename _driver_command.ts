@@ -1,0 +1,55 @@
+// The driver for any client with a `sendCommand(args)` method.
+
+import {
+  asUint8Array,
+  type Driver,
+  looksLikeReply,
+  toCacheError,
+} from "./_driver.ts";
+import type { RedisArgument, RedisCommandClient } from "./redis_client.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Sends commands through a user's `sendCommand`, normalising its replies. */
+export class CommandClientDriver implements Driver {
+  readonly #client: RedisCommandClient;
+
+  constructor(client: RedisCommandClient) {
+    this.#client = client;
+  }
+
+  async send(args: readonly RedisArgument[]): Promise<unknown> {
+    try {
+      return toText(await this.#client.sendCommand([...args]));
+    } catch (error) {
+      throw toCacheError(error, args[0], looksLikeReply);
+    }
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    let reply: unknown;
+    try {
+      reply = await this.#client.sendCommand(["GET", key]);
+    } catch (error) {
+      throw toCacheError(error, "GET", looksLikeReply);
+    }
+    if (reply === null || reply === undefined) return null;
+    if (reply instanceof Uint8Array) return asUint8Array(reply);
+    if (typeof reply === "string") return encoder.encode(reply);
+    throw new TypeError(
+      "client.sendCommand returned neither bytes nor text for GET",
+    );
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+// Byte replies become text, inside arrays too (SCAN's key lists).
+function toText(reply: unknown): unknown {
+  if (reply instanceof Uint8Array) return decoder.decode(reply);
+  if (Array.isArray(reply)) return reply.map(toText);
+  return reply;
+}

@@ -1,0 +1,45 @@
+// The driver for an ioredis client that the user passes in.
+
+import {
+  asBuffer,
+  asUint8Array,
+  type Driver,
+  looksLikeReply,
+  toCacheError,
+} from "./_driver.ts";
+import type { IoRedisLikeClient, RedisArgument } from "./redis_client.ts";
+
+/** Sends commands through an ioredis client; `callBuffer` keeps values binary. */
+export class IoRedisDriver implements Driver {
+  readonly #client: IoRedisLikeClient;
+
+  constructor(client: IoRedisLikeClient) {
+    this.#client = client;
+  }
+
+  send([command, ...args]: readonly RedisArgument[]): Promise<unknown> {
+    return this.#client.call(String(command), args.map(asBuffer)).catch(
+      (error) => {
+        throw toCacheError(error, command, isServerReply);
+      },
+    );
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    try {
+      const reply = await this.#client.callBuffer("GET", [key]);
+      return reply === null ? null : asUint8Array(reply as Uint8Array);
+    } catch (error) {
+      throw toCacheError(error, "GET", isServerReply);
+    }
+  }
+
+  close(): Promise<void> {
+    // Never ours to close: ioredis clients only ever come from the user.
+    return Promise.resolve();
+  }
+}
+
+function isServerReply(error: Error): boolean {
+  return error.name === "ReplyError" || looksLikeReply(error);
+}

@@ -1,0 +1,98 @@
+// The driver for node-redis, the official client: ours on Deno and Node, or
+// a client the user passes in on any runtime.
+
+import { Buffer } from "node:buffer";
+import { createClient, ErrorReply } from "redis";
+import {
+  asBuffer,
+  asUint8Array,
+  connectWithin,
+  type Driver,
+  looksLikeReply,
+  type OpenOptions,
+  reconnectDelay,
+  toCacheError,
+} from "./_driver.ts";
+import type { RedisArgument } from "./redis_client.ts";
+
+// RESP type code of bulk strings ("$"). Per-command type mappings make GET
+// return bytes and everything else text, whatever the client's own setting.
+const BLOB_STRING = 36;
+const AS_BYTES = { typeMapping: { [BLOB_STRING]: Buffer } };
+const AS_TEXT = { typeMapping: {} };
+
+/** The part of a node-redis (v5+) client this driver uses. */
+export interface NodeRedisClient {
+  sendCommand(
+    args: ReadonlyArray<string | Buffer>,
+    options?: object,
+  ): Promise<unknown>;
+  close?(): Promise<unknown>;
+  destroy?(): void;
+}
+
+/** Sends commands through a node-redis client. */
+export class NodeRedisDriver implements Driver {
+  readonly #client: NodeRedisClient;
+  readonly #owned: boolean;
+
+  constructor(client: NodeRedisClient, owned: boolean) {
+    this.#client = client;
+    this.#owned = owned;
+  }
+
+  send(args: readonly RedisArgument[]): Promise<unknown> {
+    return this.#client.sendCommand(args.map(asBuffer), AS_TEXT).catch(
+      (error) => {
+        throw toCacheError(error, args[0], isServerReply);
+      },
+    );
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    try {
+      const reply = await this.#client.sendCommand(["GET", key], AS_BYTES);
+      return reply === null ? null : asUint8Array(reply as Buffer);
+    } catch (error) {
+      throw toCacheError(error, "GET", isServerReply);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#owned) return;
+    try {
+      await this.#client.close?.();
+    } catch {
+      // Already closed or never fully open: destroying below is enough.
+    } finally {
+      this.#client.destroy?.();
+    }
+  }
+}
+
+/** Connects a node-redis client of our own. */
+export async function openNodeRedisDriver(
+  options: OpenOptions,
+): Promise<Driver> {
+  let ready = false;
+  const client = createClient({
+    url: options.endpoint.url,
+    socket: {
+      connectTimeout: options.connectTimeout,
+      // The first connect fails at once so `connect()` can report why; after
+      // that, a lost connection is retried until `close()`.
+      reconnectStrategy: (retries: number) =>
+        ready ? reconnectDelay(retries) : false,
+    },
+  });
+  // node-redis emits "error" for every failed (re)connect; without a
+  // listener the process would crash. Failures reach callers as rejections.
+  client.on("error", () => {});
+  await connectWithin(client.connect(), options, () => client.destroy());
+  ready = true;
+  return new NodeRedisDriver(client as NodeRedisClient, true);
+}
+
+function isServerReply(error: Error): boolean {
+  return error instanceof ErrorReply || looksLikeReply(error);
+}

@@ -1,0 +1,120 @@
+// Every way a user can give the cache a Redis connection on the runtime that
+// runs the tests. The conformance suite runs once per entry, so a driver is
+// done when the suite passes on it.
+
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import { Redis as IoRedis } from "ioredis";
+import { Cache, type CacheOptions, type RedisClientLike } from "./mod.ts";
+import type { RedisServer } from "./_test_util.ts";
+
+/** A cache on one driver, and whatever must be closed with it. */
+export interface DriverCache extends AsyncDisposable {
+  cache: Cache;
+}
+
+/** One way to connect: a name for test titles and a factory. */
+export interface DriverCase {
+  name: string;
+  connect(
+    server: RedisServer,
+    options?: Omit<CacheOptions, "url" | "client">,
+  ): Promise<DriverCache>;
+}
+
+const BLOB_STRING = 36;
+
+// The cache's own connection: node-redis on Deno and Node, RedisClient on Bun.
+const ownConnection: DriverCase = {
+  name: "Bun" in globalThis ? "own Bun RedisClient" : "own node-redis",
+  async connect(server, options) {
+    const cache = await Cache.connect({ ...options, url: server.url() });
+    return { cache, [Symbol.asyncDispose]: () => cache.close() };
+  },
+};
+
+const nodeRedisClient: DriverCase = {
+  name: "node-redis client",
+  async connect(server, options) {
+    const client = createClient({ url: server.url() });
+    client.on("error", () => {});
+    await client.connect();
+    return withClient(client, () => client.destroy(), options);
+  },
+};
+
+const ioredisClient: DriverCase = {
+  name: "ioredis client",
+  async connect(server, options) {
+    const client = new IoRedis(server.url(), { lazyConnect: true });
+    client.on("error", () => {});
+    await client.connect();
+    return withClient(client, () => client.disconnect(), options);
+  },
+};
+
+// The documented minimal shape, `sendCommand(args)`, built on node-redis the
+// way a user would adapt a client the cache does not know.
+const sendCommandClient: DriverCase = {
+  name: "sendCommand client",
+  async connect(server, options) {
+    const client = createClient({ url: server.url() });
+    client.on("error", () => {});
+    await client.connect();
+    const adapted = {
+      sendCommand: (args: (string | Uint8Array)[]) =>
+        client.sendCommand(
+          args.map((arg) => typeof arg === "string" ? arg : Buffer.from(arg)),
+          { typeMapping: { [BLOB_STRING]: Buffer } },
+        ),
+    };
+    return withClient(adapted, () => client.destroy(), options);
+  },
+};
+
+const bunRedisClient: DriverCase = {
+  name: "Bun RedisClient client",
+  async connect(server, options) {
+    const { RedisClient } = (globalThis as unknown as {
+      Bun: {
+        RedisClient: new (url: string) => {
+          connect(): Promise<void>;
+          close(): void;
+          getBuffer(key: string): Promise<Uint8Array | null>;
+          send(
+            command: string,
+            args: (string | Uint8Array)[],
+          ): Promise<unknown>;
+        };
+      };
+    }).Bun;
+    const client = new RedisClient(server.url());
+    await client.connect();
+    return withClient(client, () => client.close(), options);
+  },
+};
+
+async function withClient(
+  client: RedisClientLike,
+  release: () => unknown,
+  options?: Omit<CacheOptions, "url" | "client">,
+): Promise<DriverCache> {
+  try {
+    const cache = await Cache.connect({ ...options, client });
+    return {
+      cache,
+      async [Symbol.asyncDispose]() {
+        await cache.close();
+        await release();
+      },
+    };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/** The driver cases of the runtime running the tests. */
+export const driverCases: readonly DriverCase[] = "Bun" in globalThis
+  ? [ownConnection, bunRedisClient, nodeRedisClient, ioredisClient]
+  : [ownConnection, nodeRedisClient, ioredisClient, sendCommandClient];

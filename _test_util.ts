@@ -1,0 +1,277 @@
+// Test fixtures: a real redis-server of the test's own on a free loopback
+// port, which the test can stop, kill and restart, and raw clients to check
+// what the cache wrote. Node APIs only, so the same code runs on Deno, Bun
+// and Node.
+
+import { Buffer } from "node:buffer";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createConnection, createServer } from "node:net";
+import process from "node:process";
+import { createClient } from "redis";
+import type { RedisClientLike } from "./redis_client.ts";
+
+const HOST = "127.0.0.1";
+const START_TIMEOUT = 10_000;
+const STOP_TIMEOUT = 5_000;
+const PORT_ATTEMPTS = 5;
+
+/** Options for {@linkcode startRedisServer}. */
+export interface RedisServerOptions {
+  /** Extra `redis-server` arguments, such as `["--requirepass", "secret"]`. */
+  args?: string[];
+  /** A password the readiness probe must use (with `--requirepass`). */
+  password?: string;
+}
+
+/** A running redis-server that belongs to one test file. */
+export class RedisServer implements AsyncDisposable {
+  readonly port: number;
+  readonly #options: RedisServerOptions;
+  #process: ChildProcess | undefined;
+
+  private constructor(port: number, options: RedisServerOptions) {
+    this.port = port;
+    this.#options = options;
+  }
+
+  /** `redis://127.0.0.1:<port>`, plus `/db` when a database is given. */
+  url(database?: number): string {
+    return `redis://${HOST}:${this.port}${
+      database === undefined ? "" : `/${database}`
+    }`;
+  }
+
+  /** Starts redis-server on a free port and waits until it answers PING. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+      const server = new RedisServer(await freePort(), options);
+      try {
+        await server.restart();
+        return server;
+      } catch (error) {
+        if (error instanceof RedisServerMissing) throw error;
+        lastError = error;
+        await server.kill();
+      }
+    }
+    throw new Error(`redis-server did not start after ${PORT_ATTEMPTS} tries`, {
+      cause: lastError,
+    });
+  }
+
+  /** Starts the server again on the same port, with an empty data set. */
+  async restart(): Promise<void> {
+    if (this.#process !== undefined) throw new Error("already running");
+    const child = spawn("redis-server", [
+      "--port",
+      String(this.port),
+      "--bind",
+      HOST,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--loglevel",
+      "warning",
+      ...(this.#options.args ?? []),
+    ], { stdio: ["ignore", "ignore", "pipe"] });
+    this.#process = child;
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === "ENOENT" ? new RedisServerMissing() : error,
+        ));
+    });
+    await spawned;
+    await waitFor(
+      () => ping(this.port, this.#options.password),
+      START_TIMEOUT,
+      `redis-server on port ${this.port} did not answer PING`,
+      () => child.exitCode !== null,
+    );
+  }
+
+  /** Stops the server with SIGTERM and waits for it to exit. */
+  stop(): Promise<void> {
+    return this.#end("SIGTERM");
+  }
+
+  /** Kills the server with SIGKILL, as a crash would, and waits for it to exit. */
+  kill(): Promise<void> {
+    return this.#end("SIGKILL");
+  }
+
+  /** Pauses the process (SIGSTOP): the port accepts connections, nothing answers. */
+  pause(): void {
+    this.#signal("SIGSTOP");
+  }
+
+  /** Resumes a paused process (SIGCONT). */
+  resume(): void {
+    this.#signal("SIGCONT");
+  }
+
+  // process.kill rather than child.kill: Deno's child.kill ignores every
+  // signal after the first, and a paused server needs SIGCONT, then SIGTERM.
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.#process?.pid;
+    if (pid !== undefined && this.#process?.exitCode === null) {
+      process.kill(pid, signal);
+    }
+  }
+
+  async #end(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#process;
+    if (child === undefined) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      this.#signal("SIGCONT");
+      this.#signal(signal);
+      await deadlineOrKill(exited, child);
+    }
+    this.#process = undefined;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/** Starts a redis-server for one test file; see {@linkcode RedisServer}. */
+export function startRedisServer(
+  options?: RedisServerOptions,
+): Promise<RedisServer> {
+  return RedisServer.start(options);
+}
+
+class RedisServerMissing extends Error {
+  constructor() {
+    super(
+      "redis-server is not installed: run `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis`",
+    );
+    this.name = "RedisServerMissing";
+  }
+}
+
+async function deadlineOrKill(
+  exited: Promise<unknown>,
+  child: ChildProcess,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, STOP_TIMEOUT, "late");
+  });
+  const outcome = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (outcome === "late" && child.pid !== undefined) {
+    process.kill(child.pid, "SIGKILL");
+    await exited;
+  }
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address !== null
+          ? resolve(address.port)
+          : reject(new Error("no port"))
+      );
+    });
+  });
+}
+
+/** Whether a Redis on `port` answers PING within a second. */
+export function ping(port: number, password?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    let received = "";
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1_000);
+    socket.once("error", () => done(false));
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      if (received.includes("+PONG\r\n")) done(true);
+      else if (received.startsWith("-") && received.endsWith("\r\n")) {
+        done(false);
+      }
+    });
+    socket.once("connect", () => {
+      socket.write(
+        password === undefined ? "PING\r\n" : `AUTH ${password}\r\nPING\r\n`,
+      );
+    });
+  });
+}
+
+/**
+ * Polls `condition` until it holds, every 20 ms, failing with `message` once
+ * `timeout` ms have passed or `gaveUp()` says waiting is pointless.
+ */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeout: number,
+  message: string,
+  gaveUp: () => boolean = () => false,
+): Promise<void> {
+  const end = Date.now() + timeout;
+  while (!(await condition())) {
+    if (gaveUp() || Date.now() > end) throw new Error(message);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * A node-redis client that reads every bulk string as bytes, for checking
+ * from outside what the cache wrote.
+ */
+export async function connectRaw(url: string): Promise<RawClient> {
+  const client = createClient({ url, socket: { reconnectStrategy: false } })
+    .withTypeMapping({ 36: Buffer });
+  client.on("error", () => {});
+  await client.connect();
+  return {
+    send: (...args: (string | Uint8Array)[]) =>
+      client.sendCommand(
+        args.map((arg) => typeof arg === "string" ? arg : Buffer.from(arg)),
+      ),
+    async getBytes(key: string) {
+      const reply = await client.sendCommand(["GET", key]);
+      return reply === null
+        ? null
+        : new Uint8Array(reply as unknown as Uint8Array);
+    },
+    client,
+    [Symbol.asyncDispose]() {
+      client.destroy();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A raw node-redis connection for tests; see {@linkcode connectRaw}. */
+export interface RawClient extends AsyncDisposable {
+  /** Sends a command; bulk strings come back as `Buffer`. */
+  send(...args: (string | Uint8Array)[]): Promise<unknown>;
+  /** The exact bytes under `key`, or `null`. */
+  getBytes(key: string): Promise<Uint8Array | null>;
+  /** The node-redis client itself, to pass to `Cache.connect({ client })`. */
+  client: RedisClientLike;
+}
+
+/** Which runtime runs the tests. */
+export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";

@@ -1,0 +1,438 @@
+// The conformance suite: every rule of `Cache`, against a real redis-server,
+// once per driver of the runtime running it (Deno, Bun or Node).
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
+import {
+  Cache,
+  CacheError,
+  CommandError,
+  ConnectionError,
+  DecodeError,
+} from "./mod.ts";
+import { connectRaw, startRedisServer } from "./_test_util.ts";
+import { driverCases } from "./_test_drivers.ts";
+
+const UUID_V4 =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const encoder = new TextEncoder();
+
+const server = await startRedisServer();
+const raw = await connectRaw(server.url());
+after(async () => {
+  await raw[Symbol.asyncDispose]();
+  await server.stop();
+});
+
+function allByteValues(): Uint8Array {
+  return Uint8Array.from({ length: 256 }, (_, i) => i);
+}
+
+for (const driver of driverCases) {
+  const on = `[${driver.name}]`;
+
+  test(`${on} store returns a fresh lowercase v4 UUID and writes the exact UTF-8 bytes`, async () => {
+    await using connection = await driver.connect(server);
+    const text = "héllo wörld ☃ 🎉 \u0000 \ufeff";
+    const keys = await Promise.all(
+      [1, 2, 3].map(() => connection.cache.store(text)),
+    );
+    for (const key of keys) assert.match(key, UUID_V4);
+    assert.equal(new Set(keys).size, 3);
+    assert.deepEqual(await raw.getBytes(keys[0]), encoder.encode(text));
+    assert.equal(await connection.cache.getStr(keys[0]), text);
+  });
+
+  test(`${on} all 256 byte values and a random 1 MiB buffer round-trip exactly`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    for (
+      const bytes of [allByteValues(), new Uint8Array(randomBytes(1 << 20))]
+    ) {
+      const key = await cache.store(bytes);
+      assert.deepEqual(await raw.getBytes(key), bytes, "bytes in Redis");
+      const read = await cache.get(key);
+      assert.ok(read instanceof Uint8Array);
+      assert.equal(Object.getPrototypeOf(read), Uint8Array.prototype);
+      assert.deepEqual(read, bytes, "bytes read back");
+    }
+  });
+
+  test(`${on} bytes written by another client read back exactly, a Buffer stores as its bytes`, async () => {
+    await using connection = await driver.connect(server, { flush: false });
+    const bytes = new Uint8Array(randomBytes(4096));
+    await raw.send("SET", "written-raw", bytes);
+    assert.deepEqual(await connection.cache.get("written-raw"), bytes);
+    const slice = Buffer.from(bytes).subarray(10, 20);
+    const key = await connection.cache.store(slice);
+    assert.deepEqual(await raw.getBytes(key), bytes.slice(10, 20));
+  });
+
+  test(`${on} 200 concurrent gets of distinct values each get their own bytes`, async () => {
+    await using connection = await driver.connect(server);
+    const values = Array.from(
+      { length: 200 },
+      (_, i) => new Uint8Array(randomBytes(100 + i * 37)),
+    );
+    const keys = await Promise.all(
+      values.map((value) => connection.cache.store(value)),
+    );
+    const read = await Promise.all(
+      keys.map((key) => connection.cache.get(key)),
+    );
+    read.forEach((bytes, i) =>
+      assert.deepEqual(bytes, values[i], `value ${i}`)
+    );
+  });
+
+  test(`${on} numbers and bigints are stored as String(n) writes them`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const cases: [number | bigint, string][] = [
+      [42, "42"],
+      [-7, "-7"],
+      [3.14, "3.14"],
+      [1e-7, "1e-7"],
+      [1e21, "1e+21"],
+      [-0, "0"],
+      [2n ** 70n, "1180591620717411303424"],
+    ];
+    for (const [value, text] of cases) {
+      const key = await cache.store(value);
+      assert.deepEqual(await raw.getBytes(key), encoder.encode(text), text);
+      assert.equal(await cache.getStr(key), text);
+    }
+    assert.equal(await cache.getInt(await cache.store(42)), 42);
+    assert.equal(
+      await cache.getBigInt(await cache.store(2n ** 70n)),
+      2n ** 70n,
+    );
+  });
+
+  test(`${on} get gives null for a missing key and does not call fn`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    let calls = 0;
+    const missing = crypto.randomUUID();
+    assert.equal(await cache.get(missing), null);
+    assert.equal(await cache.get(missing, () => ++calls), null);
+    assert.equal(await cache.getStr(missing), null);
+    assert.equal(await cache.getInt(missing), null);
+    assert.equal(await cache.getBigInt(missing), null);
+    assert.equal(calls, 0);
+  });
+
+  test(`${on} fn is called for an empty value, and async fn results are awaited`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const key = await cache.store("");
+    assert.deepEqual(await raw.getBytes(key), new Uint8Array());
+    assert.equal(
+      await cache.get(key, (bytes) => `length ${bytes.length}`),
+      "length 0",
+    );
+    assert.equal(await cache.getStr(key), "");
+    const bytesKey = await cache.store(new Uint8Array());
+    assert.deepEqual(await cache.get(bytesKey), new Uint8Array());
+    const doubled: number | null = await cache.get(
+      await cache.store("21"),
+      (bytes) => Promise.resolve(Number(new TextDecoder().decode(bytes)) * 2),
+    );
+    assert.equal(doubled, 42);
+  });
+
+  test(`${on} getStr rejects invalid UTF-8 with a DecodeError naming the key, not the value`, async () => {
+    await using connection = await driver.connect(server);
+    const secret = new Uint8Array([
+      0x73,
+      0x65,
+      0x63,
+      0x72,
+      0x65,
+      0x74,
+      0xff,
+      0xfe,
+    ]);
+    const key = await connection.cache.store(secret);
+    const error = await connection.cache.getStr(key).catch((e) => e);
+    assert.ok(error instanceof DecodeError, String(error));
+    assert.ok(error instanceof CacheError);
+    assert.equal(error.key, key);
+    assert.ok(error.message.includes(key));
+    assert.ok(!error.message.includes("secret"));
+    // A leading byte-order mark is kept, as Python's bytes.decode does.
+    const bomKey = await connection.cache.store(
+      new Uint8Array([0xef, 0xbb, 0xbf, 0x61]),
+    );
+    assert.equal(await connection.cache.getStr(bomKey), "\ufeffa");
+  });
+
+  test(`${on} namespace prefixes keys in Redis while store returns the bare UUID`, async () => {
+    await using connection = await driver.connect(server, {
+      namespace: "ns-test",
+    });
+    const { cache } = connection;
+    assert.equal(cache.namespace, "ns-test");
+    const key = await cache.store("inside");
+    assert.match(key, UUID_V4);
+    assert.deepEqual(
+      await raw.getBytes(`ns-test:${key}`),
+      encoder.encode("inside"),
+    );
+    assert.equal(await raw.getBytes(key), null);
+    assert.equal(await cache.getStr(key), "inside");
+  });
+
+  test(`${on} a server-side error such as WRONGTYPE rejects with a CommandError`, async () => {
+    await using connection = await driver.connect(server, { flush: false });
+    await raw.send("DEL", "a-list");
+    await raw.send("RPUSH", "a-list", "x");
+    const error = await connection.cache.get("a-list").catch((e) => e);
+    assert.ok(error instanceof CommandError, String(error));
+    assert.equal(error.code, "WRONGTYPE");
+    assert.ok(error instanceof CacheError);
+  });
+
+  test(`${on} a 100 MB value round-trips`, async () => {
+    await using connection = await driver.connect(server);
+    const big = new Uint8Array(100_000_000);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    big[big.length - 1] = 0xab;
+    const key = await connection.cache.store(big);
+    const read = await connection.cache.get(key);
+    assert.equal(read?.length, big.length);
+    assert.ok(Buffer.from(read!).equals(Buffer.from(big)), "bytes differ");
+    await raw.send("DEL", key);
+  });
+}
+
+test("flush defaults to true and clears the database, flush: false keeps it", async () => {
+  await raw.send("SET", "keep-or-flush", "x");
+  await (await Cache.connect({ url: server.url(), flush: false })).close();
+  assert.deepEqual(await raw.getBytes("keep-or-flush"), encoder.encode("x"));
+  await (await Cache.connect({ url: server.url() })).close();
+  assert.equal(await raw.getBytes("keep-or-flush"), null);
+});
+
+test("with a namespace, flush clears only that namespace, even with glob characters in it", async () => {
+  await raw.send("SET", "outside", "1");
+  await raw.send("SET", "n*s:inside", "1");
+  await raw.send("SET", "nXs:lookalike", "1");
+  await raw.send("SET", "n*s-other", "1");
+  for (let i = 0; i < 2500; i++) await raw.send("SET", `n*s:bulk-${i}`, "1");
+  await using cache = await Cache.connect({
+    url: server.url(),
+    namespace: "n*s",
+  });
+  assert.equal(await raw.send("EXISTS", "n*s:inside"), 0);
+  assert.equal(await raw.send("EXISTS", "n*s:bulk-2499"), 0);
+  assert.equal(
+    await raw.send("EXISTS", "outside", "nXs:lookalike", "n*s-other"),
+    3,
+  );
+  assert.equal(cache.namespace, "n*s");
+});
+
+test("the database number in the URL is selected", async () => {
+  await using cache = await Cache.connect({ url: server.url(3), flush: false });
+  const key = await cache.store("in db 3");
+  assert.equal(await raw.getBytes(key), null);
+  await using raw3 = await connectRaw(server.url(3));
+  assert.deepEqual(await raw3.getBytes(key), encoder.encode("in db 3"));
+});
+
+test("REDIS_URL is used when no url is given", async () => {
+  const previous = process.env.REDIS_URL;
+  process.env.REDIS_URL = server.url(5);
+  try {
+    await using cache = await Cache.connect({ flush: false });
+    const key = await cache.store("via env");
+    await using raw5 = await connectRaw(server.url(5));
+    assert.deepEqual(await raw5.getBytes(key), encoder.encode("via env"));
+  } finally {
+    if (previous === undefined) delete process.env.REDIS_URL;
+    else process.env.REDIS_URL = previous;
+  }
+});
+
+test("getInt accepts exactly what Python's int() accepts", async () => {
+  await using cache = await Cache.connect({ url: server.url(), flush: false });
+  const accepted: [string, number][] = [
+    ["42", 42],
+    ["-7", -7],
+    ["+5", 5],
+    ["007", 7],
+    ["  12\n", 12],
+    ["\t\v\f\r 3 \r\n", 3],
+    ["1_000", 1000],
+    ["0_0", 0],
+    ["-0", 0],
+    ["9007199254740991", Number.MAX_SAFE_INTEGER],
+    ["-9007199254740991", -Number.MAX_SAFE_INTEGER],
+  ];
+  for (const [text, value] of accepted) {
+    await raw.send("SET", "int", text);
+    assert.ok(
+      Object.is(await cache.getInt("int"), value),
+      JSON.stringify(text),
+    );
+  }
+  const rejected = [
+    "3.14",
+    "abc",
+    "",
+    " ",
+    "1__0",
+    "_1",
+    "1_",
+    "+_1",
+    "--1",
+    "+-1",
+    "1e3",
+    "0x10",
+    "١٢",
+    "\u00a012",
+    "\x1c12",
+    "12 3",
+    "Infinity",
+    "NaN",
+    "1\u0000",
+  ];
+  for (const text of rejected) {
+    await raw.send("SET", "int", text);
+    const error = await cache.getInt("int").catch((e) => e);
+    assert.ok(
+      error instanceof DecodeError,
+      `${JSON.stringify(text)}: ${error}`,
+    );
+    assert.equal(error.key, "int");
+  }
+});
+
+test("getInt refuses magnitudes of 2^53 or more; getBigInt reads them", async () => {
+  await using cache = await Cache.connect({ url: server.url(), flush: false });
+  for (
+    const text of [
+      "9007199254740992",
+      "-9007199254740992",
+      "1" + "0".repeat(30),
+    ]
+  ) {
+    await raw.send("SET", "big", text);
+    await assert.rejects(cache.getInt("big"), RangeError);
+    assert.equal(await cache.getBigInt("big"), BigInt(text));
+  }
+  await raw.send("SET", "big", "9".repeat(4301));
+  await assert.rejects(cache.getBigInt("big"), DecodeError);
+});
+
+test("bad input to store is a TypeError or RangeError and writes nothing", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const bad: [unknown, typeof TypeError | typeof RangeError][] = [
+    [NaN, RangeError],
+    [Infinity, RangeError],
+    [-Infinity, RangeError],
+    [true, TypeError],
+    [null, TypeError],
+    [undefined, TypeError],
+    [{}, TypeError],
+    [[1, 2], TypeError],
+    [new DataView(new ArrayBuffer(2)), TypeError],
+    [new Uint16Array(2), TypeError],
+    [Symbol("s"), TypeError],
+    ["lone \ud800 surrogate", TypeError],
+  ];
+  for (const [value, kind] of bad) {
+    // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+    await assert.rejects(cache.store(value as any), kind, String(typeof value));
+  }
+  assert.equal(await raw.send("DBSIZE"), 0);
+});
+
+test("get validates its arguments", async () => {
+  await using cache = await Cache.connect({ url: server.url(), flush: false });
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.get(42 as any), TypeError);
+  await assert.rejects(cache.get(""), RangeError);
+  await assert.rejects(cache.get("k".repeat(1025)), RangeError);
+  assert.equal(await cache.get("k".repeat(1024)), null);
+  await assert.rejects(cache.get("\udc00"), TypeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.get("k", "not a function" as any), TypeError);
+});
+
+test("connect validates its options before connecting", async () => {
+  const url = server.url();
+  await assert.rejects(Cache.connect({ url, timeout: 0 }), RangeError);
+  await assert.rejects(Cache.connect({ url, timeout: -1 }), RangeError);
+  await assert.rejects(Cache.connect({ url, timeout: NaN }), RangeError);
+  await assert.rejects(
+    Cache.connect({ url, connectTimeout: 2 ** 31 }),
+    RangeError,
+  );
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(Cache.connect({ url, timeout: "5" as any }), TypeError);
+  await assert.rejects(Cache.connect({ url, namespace: "" }), RangeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(Cache.connect({ url, flush: "yes" as any }), TypeError);
+  await assert.rejects(
+    Cache.connect({ url: "http://127.0.0.1:6379" }),
+    TypeError,
+  );
+  await assert.rejects(Cache.connect({ url: `${url}/db` }), RangeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(Cache.connect({ client: {} as any }), TypeError);
+  const error = await Cache.connect({ url: "redis://user:hunter2 x@[bad" })
+    .catch((e) => e);
+  assert.ok(error instanceof TypeError);
+  assert.ok(!String(error.message).includes("hunter2"), error.message);
+});
+
+test("a refused connection rejects promptly with a ConnectionError", async () => {
+  const { freePort } = await import("./_test_util.ts");
+  const port = await freePort();
+  const started = Date.now();
+  const error = await Cache.connect({ url: `redis://127.0.0.1:${port}` }).catch(
+    (e) => e,
+  );
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.ok(error.message.includes(`127.0.0.1:${port}`), error.message);
+  assert.ok(Date.now() - started < 4_000, "took too long");
+});
+
+test("Cache.connect on a subclass returns that subclass", async () => {
+  class TaggedCache extends Cache {
+    tag(): string {
+      return "tagged";
+    }
+  }
+  await using cache = await TaggedCache.connect({
+    url: server.url(),
+    flush: false,
+  });
+  assert.ok(cache instanceof TaggedCache);
+  assert.equal(cache.tag(), "tagged");
+  assert.match(await cache.store("x"), UUID_V4);
+});
+
+test("close releases the cache; later calls reject with a CacheError; closing twice is harmless", async () => {
+  const cache = await Cache.connect({ url: server.url(), flush: false });
+  const key = await cache.store("x");
+  await cache.close();
+  await cache.close();
+  await assert.rejects(cache.get(key), CacheError);
+  await assert.rejects(cache.store("y"), CacheError);
+});
+
+test("the cache never closes a client it did not create", async () => {
+  await using other = await connectRaw(server.url());
+  const cache = await Cache.connect({
+    client: other.client,
+    flush: false,
+  });
+  const key = await cache.store("shared");
+  await cache.close();
+  assert.deepEqual(await other.getBytes(key), encoder.encode("shared"));
+});
