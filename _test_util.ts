@@ -93,6 +93,14 @@ export class RedisServer implements AsyncDisposable {
     );
   }
 
+  /**
+   * Kills the server at once without waiting, for exit handlers that cannot
+   * await (a bench file's `unload`).
+   */
+  killNow(): void {
+    this.#signal("SIGKILL");
+  }
+
   /** Stops the server with SIGTERM and waits for it to exit. */
   stop(): Promise<void> {
     return this.#end("SIGTERM");

@@ -1,0 +1,166 @@
+// `deno task test`: the same suite on Deno, Bun and Node (compiled to
+// JavaScript), against redis-servers the tests start themselves, ending with
+// one line of real totals: "N passed, N failed".
+//
+// The doc examples run too (`deno test --doc`), against a throwaway
+// redis-server whose URL they get through REDIS_URL.
+
+import { startRedisServer } from "../_test_util.ts";
+
+const RUNNER_TIMEOUT = 10 * 60_000;
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name: string) => `${root}node_modules/.bin/${name}`;
+
+const testFiles = [...Deno.readDirSync(root)]
+  .map((entry) => entry.name)
+  .filter((name) => name.endsWith("_test.ts"))
+  .sort();
+
+interface Totals {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+interface Runner {
+  name: string;
+  prepare?: () => Promise<void>;
+  command: string[];
+  parse(output: string): Totals | undefined;
+}
+
+const runners: Runner[] = [
+  {
+    name: "deno",
+    command: [Deno.execPath(), "test", "--allow-all", "--doc"],
+    parse(output) {
+      const match = /(\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/
+        .exec(
+          output.split("\n").findLast((line) =>
+            / passed .* failed/.test(line)
+          ) ?? "",
+        );
+      return match === null ? undefined : {
+        passed: Number(match[1]),
+        failed: Number(match[2]),
+        skipped: Number(match[3] ?? 0),
+      };
+    },
+  },
+  {
+    name: "bun",
+    command: [bin("bun"), "test", ...testFiles.map((file) => `./${file}`)],
+    parse(output) {
+      const count = (word: string) =>
+        Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(output)?.[1]);
+      const totals = {
+        passed: count("pass"),
+        failed: count("fail"),
+        skipped: count("skip") || 0,
+      };
+      return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
+        ? undefined
+        : totals;
+    },
+  },
+  {
+    name: "node",
+    prepare: async () => {
+      await Deno.remove(`${root}.node_test`, { recursive: true }).catch(
+        () => {},
+      );
+      const { code } = await run([bin("tsc"), "-p", "tsconfig.node.json"]);
+      if (code !== 0) throw new Error(`tsc exited with ${code}`);
+    },
+    command: [
+      "node",
+      "--test",
+      ...testFiles.map((file) => `.node_test/${file.replace(/\.ts$/, ".js")}`),
+    ],
+    parse(output) {
+      const count = (word: string) =>
+        Number(new RegExp(`^[#ℹ] ${word} (\\d+)$`, "m").exec(output)?.[1]);
+      const totals = {
+        passed: count("pass"),
+        failed: count("fail"),
+        skipped: count("skipped") || 0,
+      };
+      return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
+        ? undefined
+        : totals;
+    },
+  },
+];
+
+/** Runs a command in the project folder, echoing its output; returns the output. */
+async function run(
+  command: string[],
+): Promise<{ code: number; output: string }> {
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), RUNNER_TIMEOUT);
+  let output = "";
+  const decoder = new TextDecoder();
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    sink: typeof Deno.stdout,
+  ) => {
+    for await (const chunk of stream) {
+      output += decoder.decode(chunk, { stream: true });
+      await sink.write(chunk);
+    }
+  };
+  await Promise.all([
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
+  const { code } = await child.status;
+  clearTimeout(timer);
+  return { code, output };
+}
+
+const summary: string[] = [];
+const total: Totals = { passed: 0, failed: 0, skipped: 0 };
+const docServer = await startRedisServer();
+Deno.env.set("REDIS_URL", docServer.url());
+try {
+  for (const runner of runners) {
+    console.log(`\n=== ${runner.name}: ${testFiles.join(" ")}\n`);
+    let totals: Totals | undefined;
+    try {
+      await runner.prepare?.();
+      const { code, output } = await run(runner.command);
+      totals = runner.parse(output);
+      // A runner that failed without reporting a failed test still failed.
+      if (totals !== undefined && code !== 0 && totals.failed === 0) {
+        totals.failed = 1;
+      }
+    } catch (error) {
+      console.error(`${runner.name} could not run: ${error}`);
+    }
+    totals ??= { passed: 0, failed: 1, skipped: 0 };
+    summary.push(
+      `  ${runner.name.padEnd(5)} ${String(totals.passed).padStart(4)} passed ${
+        String(totals.failed).padStart(3)
+      } failed ${String(totals.skipped).padStart(3)} skipped`,
+    );
+    total.passed += totals.passed;
+    total.failed += totals.failed;
+    total.skipped += totals.skipped;
+  }
+} finally {
+  await docServer.stop();
+}
+
+console.log(`\n${summary.join("\n")}`);
+console.log(
+  `${total.passed} passed, ${total.failed} failed${
+    total.skipped > 0 ? `, ${total.skipped} skipped` : ""
+  }`,
+);
+if (total.failed > 0) Deno.exitCode = 1;
