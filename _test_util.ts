@@ -277,6 +277,37 @@ export interface RawClient extends AsyncDisposable {
   client: RedisClientLike;
 }
 
+/** How a child process ended: its exit code, or `null` if it had to be killed. */
+export interface ChildResult {
+  code: number | null;
+  output: string;
+}
+
+/**
+ * Runs a real child process to its end, collecting stdout and stderr; kills
+ * it and reports `code: null` if it has not exited after `timeout` ms.
+ */
+export function runChild(
+  command: string,
+  args: string[],
+  timeout: number,
+): Promise<ChildResult> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk) => output += chunk);
+  child.stderr!.on("data", (chunk) => output += chunk);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      process.kill(child.pid!, "SIGKILL");
+      resolve({ code: null, output });
+    }, timeout);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
 /** Which runtime runs the tests. */
 export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
   ? "deno"

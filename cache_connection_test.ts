@@ -3,7 +3,6 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -11,6 +10,7 @@ import { Cache, ConnectionError, TimeoutError } from "./mod.ts";
 import {
   connectRaw,
   freePort,
+  runChild,
   runtime,
   startRedisServer,
 } from "./_test_util.ts";
@@ -173,25 +173,12 @@ test("a failed connect leaves nothing behind that keeps the process alive", asyn
   );
   const args = runtime === "deno" ? ["run", "--allow-all", script] : [script];
   try {
-    const child = spawn(process.execPath, [
+    const { code, output } = await runChild(process.execPath, [
       ...args,
       refused,
       `redis://127.0.0.1:${silent.port}`,
-    ], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout!.on("data", (chunk) => output += chunk);
-    child.stderr!.on("data", (chunk) => output += chunk);
-    const exited = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 15_000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-    if (!exited) process.kill(child.pid!, "SIGKILL");
-    assert.ok(exited, `the child process did not exit: ${output}`);
+    ], 15_000);
+    assert.notEqual(code, null, `the child process did not exit: ${output}`);
     assert.deepEqual(output.trim().split("\n"), [
       "ConnectionError",
       "TimeoutError",
@@ -199,4 +186,22 @@ test("a failed connect leaves nothing behind that keeps the process alive", asyn
   } finally {
     await silent.close();
   }
+});
+
+test("on Deno, the permissions the README lists are enough", {
+  skip: runtime === "deno" ? false : "Deno permissions exist only on Deno",
+}, async () => {
+  const script = fileURLToPath(
+    new URL("./testdata/connect_and_exit.ts", import.meta.url),
+  );
+  const { code, output } = await runChild(process.execPath, [
+    "run",
+    `--allow-net=127.0.0.1:${server.port}`,
+    "--allow-env=REDIS_URL,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+    "--no-prompt",
+    script,
+    url,
+  ], 15_000);
+  assert.equal(code, 0, output);
+  assert.equal(output.trim(), "connected");
 });

@@ -10,7 +10,11 @@ for (
   const url of process.argv.slice(2).filter((arg) => arg.startsWith("redis"))
 ) {
   try {
-    const cache = await Cache.connect({ url, connectTimeout: 500 });
+    const cache = await Cache.connect({
+      url,
+      connectTimeout: 500,
+      flush: false,
+    });
     await cache.close();
     console.log("connected");
   } catch (error) {
