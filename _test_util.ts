@@ -277,6 +277,63 @@ export interface RawClient extends AsyncDisposable {
   client: RedisClientLike;
 }
 
+/** A TCP proxy in front of a server that counts the client's round trips. */
+export interface CountingProxy extends AsyncDisposable {
+  readonly port: number;
+  /**
+   * Client "turns" since the last reset: batches of bytes the client sent
+   * after the server last answered, that is, round trips.
+   */
+  turns(): number;
+  reset(): void;
+}
+
+/**
+ * Starts a loopback proxy to `targetPort` that counts round trips: the
+ * number of times the client speaks again after the server has answered.
+ */
+export async function startCountingProxy(
+  targetPort: number,
+): Promise<CountingProxy> {
+  let turns = 0;
+  let serverSpokeLast = true;
+  const sockets = new Set<import("node:net").Socket>();
+  const proxy = createServer((client) => {
+    const upstream = createConnection({ host: HOST, port: targetPort });
+    sockets.add(client).add(upstream);
+    client.on("data", (chunk) => {
+      if (serverSpokeLast) turns++;
+      serverSpokeLast = false;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      serverSpokeLast = true;
+      client.write(chunk);
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, HOST, resolve));
+  return {
+    port,
+    turns: () => turns,
+    reset() {
+      turns = 0;
+      serverSpokeLast = true;
+    },
+    [Symbol.asyncDispose]: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
 /** How a child process ended: its exit code, or `null` if it had to be killed. */
 export interface ChildResult {
   code: number | null;

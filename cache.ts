@@ -5,6 +5,8 @@
  * @module
  */
 
+import { registerCache } from "./_cache_internal.ts";
+import { callHistoryAs, countCallsAs } from "./_call_history.ts";
 import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
 import { adaptClient, type Driver, openDriver } from "./_driver.ts";
@@ -158,6 +160,12 @@ export class Cache implements AsyncDisposable {
     cache.#prefix = namespace === undefined ? "" : `${namespace}:`;
     cache.#timeout = timeout;
     cache.#secrets = secrets;
+    registerCache(cache, {
+      send: (args) =>
+        cache.#run(String(args[0]), (driver) => driver.send(args)),
+      getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
+      prefix: cache.#prefix,
+    });
     if (flush) {
       try {
         await cache.#flush();
@@ -198,6 +206,8 @@ export class Cache implements AsyncDisposable {
    * @throws {RangeError} `data` is `NaN` or infinite.
    * @throws {CacheError} Redis failed or did not answer in time.
    */
+  @countCallsAs("Cache.store")
+  @callHistoryAs("Cache.store")
   async store(data: Storable): Promise<string> {
     const value = encodeValue(data);
     const key = crypto.randomUUID();

@@ -19,5 +19,7 @@
  */
 
 export * from "./cache.ts";
+export * from "./call_history.ts";
+export * from "./replay.ts";
 export * from "./errors.ts";
 export * from "./redis_client.ts";

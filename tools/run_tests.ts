@@ -8,13 +8,25 @@
 import { startRedisServer } from "../_test_util.ts";
 
 const RUNNER_TIMEOUT = 10 * 60_000;
+
+// A test that ran this file again would recurse without end; refuse.
+if (Deno.env.get("REDIS_BASIC_CACHE_RUNNER") !== undefined) {
+  console.error("tools/run_tests.ts must not run inside itself");
+  Deno.exit(2);
+}
+Deno.env.set("REDIS_BASIC_CACHE_RUNNER", "1");
 const root = new URL("..", import.meta.url).pathname;
 const bin = (name: string) => `${root}node_modules/.bin/${name}`;
 
-const testFiles = [...Deno.readDirSync(root)]
-  .map((entry) => entry.name)
-  .filter((name) => name.endsWith("_test.ts"))
-  .sort();
+const rootFiles = [...Deno.readDirSync(root)].map((entry) => entry.name).sort();
+const testFiles = rootFiles.filter((name) => name.endsWith("_test.ts"));
+// Public modules and the README, whose examples run as doc tests.
+const docFiles = [
+  ...rootFiles.filter((name) =>
+    name.endsWith(".ts") && !name.startsWith("_") && !name.endsWith("_test.ts")
+  ),
+  "README.md",
+];
 
 interface Totals {
   passed: number;
@@ -32,7 +44,15 @@ interface Runner {
 const runners: Runner[] = [
   {
     name: "deno",
-    command: [Deno.execPath(), "test", "--allow-all", "--doc"],
+    // Files are named: discovery would also take tools/*.ts for tests.
+    command: [
+      Deno.execPath(),
+      "test",
+      "--allow-all",
+      "--doc",
+      ...testFiles,
+      ...docFiles,
+    ],
     parse(output) {
       const match = /(\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/
         .exec(
@@ -101,7 +121,7 @@ async function run(
     cwd: root,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1" }, // added to the inherited environment
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), RUNNER_TIMEOUT);
   let output = "";

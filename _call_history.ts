@@ -1,0 +1,181 @@
+// The machinery behind the `countCalls` and `callHistory` decorators: finding
+// the Python-style qualified name, pipelining the bookkeeping with the call,
+// and encoding inputs and outputs as redis-py would.
+
+import { internalsOf } from "./_cache_internal.ts";
+import { isPlainObject, pyRepr, pyTupleRepr } from "./_py_repr.ts";
+import type { CacheMethod } from "./call_history.ts";
+import type { Cache } from "./cache.ts";
+import type { RedisArgument } from "./redis_client.ts";
+
+export type Decorator = <This extends Cache, Args extends unknown[], Return>(
+  method: CacheMethod<This, Args, Return>,
+  context: ClassMethodDecoratorContext<This, CacheMethod<This, Args, Return>>,
+) => CacheMethod<This, Args, Return>;
+
+/**
+ * `countCalls` with a fixed qualified name, for methods whose Redis keys must
+ * not depend on the class name a bundler may rename (`Cache.store`).
+ */
+export function countCallsAs(fixedName: string | undefined): Decorator {
+  return (method, context) => {
+    const name = methodName(context);
+    const wrapper: typeof method = async function (...args) {
+      const { send, prefix } = internalsOf(this);
+      const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
+      return await afterBoth(send(["INCR", key]), invoke(method, this, args));
+    };
+    remember(wrapper, method, fixedName);
+    return wrapper;
+  };
+}
+
+/** `callHistory` with a fixed qualified name; see {@linkcode countCallsAs}. */
+export function callHistoryAs(fixedName: string | undefined): Decorator {
+  return (method, context) => {
+    const name = methodName(context);
+    const wrapper: typeof method = async function (...args) {
+      const { send, prefix } = internalsOf(this);
+      const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
+      const input = pyTupleRepr(positional(args));
+      const output = await afterBoth(
+        send(["RPUSH", `${key}:inputs`, input]),
+        invoke(method, this, args),
+      );
+      await send(["RPUSH", `${key}:outputs`, encodeOutput(output)]);
+      return output;
+    };
+    remember(wrapper, method, fixedName);
+    return wrapper;
+  };
+}
+
+// Each wrapper we make, with the function it wraps and the name it was given,
+// so the defining class can be found through stacked decorators.
+const wrapped = new WeakMap<
+  object,
+  { inner: object; fixedName: string | undefined }
+>();
+const qualifiedNames = new WeakMap<object, string>();
+
+function remember(
+  wrapper: object,
+  inner: object,
+  fixedName: string | undefined,
+): void {
+  wrapped.set(wrapper, { inner, fixedName });
+}
+
+function methodName(
+  context: { static: boolean; private: boolean; name: string | symbol },
+): string {
+  if (context.static || context.private || typeof context.name !== "string") {
+    throw new TypeError(
+      "countCalls and callHistory decorate public instance methods with string names",
+    );
+  }
+  return context.name;
+}
+
+/**
+ * The `Class.method` name Python's `__qualname__` gives: the class whose
+ * prototype holds the decorated method, found once per wrapper.
+ */
+function qualifiedName(
+  instance: object,
+  wrapper: object,
+  name: string,
+): string {
+  let qualified = qualifiedNames.get(wrapper);
+  if (qualified === undefined) {
+    qualified = `${definingClass(instance, wrapper, name)}.${name}`;
+    qualifiedNames.set(wrapper, qualified);
+  }
+  return qualified;
+}
+
+function definingClass(
+  instance: object,
+  wrapper: object,
+  name: string,
+): string {
+  for (
+    let prototype = Object.getPrototypeOf(instance);
+    prototype !== null;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    if (!Object.hasOwn(prototype, name)) continue;
+    for (
+      let layer: object | undefined = prototype[name];
+      layer !== undefined;
+      layer = wrapped.get(layer)?.inner
+    ) {
+      if (layer === wrapper) return prototype.constructor.name;
+    }
+  }
+  return instance.constructor.name;
+}
+
+/**
+ * The qualified name under which `cache`'s method `name` records its calls:
+ * the fixed name or defining class of its outermost decorator, else
+ * `Class.name` of the cache's own class.
+ */
+export function recordedName(cache: object, name: string): string {
+  if (name.includes(".")) return name;
+  for (
+    let prototype = Object.getPrototypeOf(cache);
+    prototype !== null;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    if (!Object.hasOwn(prototype, name)) continue;
+    const layer = wrapped.get(prototype[name]);
+    if (layer !== undefined) {
+      return layer.fixedName ?? `${prototype.constructor.name}.${name}`;
+    }
+  }
+  return `${cache.constructor.name}.${name}`;
+}
+
+// Python passes options as keyword arguments, which are not part of `args`.
+function positional(args: readonly unknown[]): unknown[] {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === undefined) end--;
+  if (end > 0 && isPlainObject(args[end - 1])) end--;
+  return args.slice(0, end);
+}
+
+// What redis-py writes for a returned value: text and bytes as they are,
+// numbers as their repr; anything else as its repr too.
+function encodeOutput(output: unknown): RedisArgument {
+  return typeof output === "string" || output instanceof Uint8Array
+    ? output
+    : pyRepr(output);
+}
+
+function invoke<This, Args extends unknown[], Return>(
+  method: (this: This, ...args: Args) => Promise<Return>,
+  self: This,
+  args: Args,
+): Promise<Return> {
+  try {
+    return Promise.resolve(method.apply(self, args));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Waits for a bookkeeping write sent ahead of the call and for the call
+ * itself. As in Python, where the write comes first and a failed write stops
+ * the call, the write's error wins; otherwise the call's outcome is returned.
+ */
+async function afterBoth<T>(
+  bookkeeping: Promise<unknown>,
+  call: Promise<T>,
+): Promise<T> {
+  const [written, result] = await Promise.allSettled([bookkeeping, call]);
+  if (written.status === "rejected") throw written.reason;
+  if (result.status === "rejected") throw result.reason;
+  return result.value;
+}

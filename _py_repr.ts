@@ -1,0 +1,124 @@
+// Python's repr() of JavaScript values, so call histories written here read
+// exactly like those the Python original writes: `('first',)`, `(42,)`,
+// `(3.14,)`, `(b'\x00',)`.
+
+/** Python's `str(args)` of a tuple holding `values`: `('a',)`, `(1, 2)`, `()`. */
+export function pyTupleRepr(values: readonly unknown[]): string {
+  const items = values.map(pyRepr);
+  return `(${items.join(", ")}${items.length === 1 ? "," : ""})`;
+}
+
+/**
+ * Python's `repr()` of the value a JavaScript value stands for: strings as
+ * `str`, `Uint8Array` as `bytes`, safe integers and bigints as `int`, other
+ * numbers as `float`, booleans, `null`/`undefined` as `None`, arrays as lists
+ * and plain objects as dicts.
+ */
+export function pyRepr(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return pyStrRepr(value);
+    case "number":
+      return Number.isSafeInteger(value) && !Object.is(value, -0)
+        ? String(value)
+        : pyFloatRepr(value);
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "True" : "False";
+    case "undefined":
+      return "None";
+  }
+  if (value === null) return "None";
+  if (value instanceof Uint8Array) return pyBytesRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  if (isPlainObject(value)) {
+    const entries = Object.entries(value).map(([key, item]) =>
+      `${pyStrRepr(key)}: ${pyRepr(item)}`
+    );
+    return `{${entries.join(", ")}}`;
+  }
+  return pyStrRepr(String(value));
+}
+
+/** Whether `value` is an object literal (or `Object.create(null)`), not a class instance. */
+export function isPlainObject(
+  value: unknown,
+): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+// Python's repr of a float: the shortest digits that round-trip (as JS also
+// finds them), in fixed notation with a ".0" for whole numbers, or in
+// exponent notation with a signed exponent of at least two digits when the
+// decimal point is more than 16 places right or 4 places left of the digits.
+export function pyFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (value === Infinity) return "inf";
+  if (value === -Infinity) return "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
+  const sign = value < 0 ? "-" : "";
+  const [mantissa, exponentText] = Math.abs(value).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const exponent = Number(exponentText);
+  const pointAt = exponent + 1; // digits are 0.d1d2… × 10^pointAt
+  if (pointAt > 16 || pointAt < -3) {
+    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : "";
+    const magnitude = String(Math.abs(exponent)).padStart(2, "0");
+    return `${sign}${digits[0]}${fraction}e${
+      exponent < 0 ? "-" : "+"
+    }${magnitude}`;
+  }
+  if (pointAt <= 0) return `${sign}0.${"0".repeat(-pointAt)}${digits}`;
+  if (pointAt >= digits.length) {
+    return `${sign}${digits}${"0".repeat(pointAt - digits.length)}.0`;
+  }
+  return `${sign}${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
+}
+
+// Characters Python's str.isprintable() rejects, space apart: control,
+// format, surrogate, private-use, unassigned and separator code points.
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python's `repr()` of a `str`. */
+export function pyStrRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  // for…of walks code points; a lone surrogate comes as its own unit.
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (char === quote || char === "\\") out += `\\${char}`;
+    else if (char === "\t") out += "\\t";
+    else if (char === "\n") out += "\\n";
+    else if (char === "\r") out += "\\r";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${hex(code, 2)}`;
+    else if (code < 0x7f || !NOT_PRINTABLE.test(char)) out += char;
+    else if (code <= 0xff) out += `\\x${hex(code, 2)}`;
+    else if (code <= 0xffff) out += `\\u${hex(code, 4)}`;
+    else out += `\\U${hex(code, 8)}`;
+  }
+  return out + quote;
+}
+
+/** Python's `repr()` of `bytes`. */
+export function pyBytesRepr(bytes: Uint8Array): string {
+  const hasSingle = bytes.includes(0x27);
+  const quote = hasSingle && !bytes.includes(0x22) ? '"' : "'";
+  let out = `b${quote}`;
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte);
+    if (char === quote || char === "\\") out += `\\${char}`;
+    else if (char === "\t") out += "\\t";
+    else if (char === "\n") out += "\\n";
+    else if (char === "\r") out += "\\r";
+    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${hex(byte, 2)}`;
+    else out += char;
+  }
+  return out + quote;
+}
+
+function hex(code: number, width: number): string {
+  return code.toString(16).padStart(width, "0");
+}
