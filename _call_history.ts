@@ -3,7 +3,7 @@
 // and encoding inputs and outputs as redis-py would.
 
 import { internalsOf } from "./_cache_internal.ts";
-import { isPlainObject, pyRepr, pyTupleRepr } from "./_py_repr.ts";
+import { isPlainObject, pyRepr, pyTupleReprBytes } from "./_py_repr.ts";
 import type { CacheMethod } from "./call_history.ts";
 import type { Cache } from "./cache.ts";
 import type { RedisArgument } from "./redis_client.ts";
@@ -37,7 +37,7 @@ export function callHistoryAs(fixedName: string | undefined): Decorator {
     const wrapper: typeof method = async function (...args) {
       const { send, prefix } = internalsOf(this);
       const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
-      const input = pyTupleRepr(positional(args));
+      const input = pyTupleReprBytes(positional(args));
       const output = await afterBoth(
         send(["RPUSH", `${key}:inputs`, input]),
         invoke(method, this, args),

@@ -2,10 +2,37 @@
 // exactly like those the Python original writes: `('first',)`, `(42,)`,
 // `(3.14,)`, `(b'\x00',)`.
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 /** Python's `str(args)` of a tuple holding `values`: `('a',)`, `(1, 2)`, `()`. */
 export function pyTupleRepr(values: readonly unknown[]): string {
-  const items = values.map(pyRepr);
-  return `(${items.join(", ")}${items.length === 1 ? "," : ""})`;
+  return decoder.decode(pyTupleReprBytes(values));
+}
+
+/**
+ * {@linkcode pyTupleRepr} as UTF-8 bytes, built without an intermediate
+ * string: a 100 MB `Uint8Array` argument makes a repr of up to 400 MB, which
+ * as a JavaScript string built piece by piece would exhaust the heap.
+ */
+export function pyTupleReprBytes(values: readonly unknown[]): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode("(")];
+  values.forEach((value, index) => {
+    if (index > 0) parts.push(encoder.encode(", "));
+    parts.push(
+      value instanceof Uint8Array
+        ? bytesReprBytes(value)
+        : encoder.encode(pyRepr(value)),
+    );
+  });
+  parts.push(encoder.encode(values.length === 1 ? ",)" : ")"));
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /**
@@ -104,19 +131,62 @@ export function pyStrRepr(text: string): string {
 
 /** Python's `repr()` of `bytes`. */
 export function pyBytesRepr(bytes: Uint8Array): string {
-  const hasSingle = bytes.includes(0x27);
-  const quote = hasSingle && !bytes.includes(0x22) ? '"' : "'";
-  let out = `b${quote}`;
-  for (const byte of bytes) {
+  return decoder.decode(bytesReprBytes(bytes));
+}
+
+// For each byte value, the text Python's bytes repr writes for it (1 to 4
+// characters), once per quote character, in flat tables: the loop over a
+// 100 MB value stays well under a second.
+interface ByteReprTable {
+  quote: number;
+  lengths: Uint8Array;
+  texts: Uint8Array; // 4 slots per byte value
+}
+
+const SINGLE_QUOTED = byteReprTable("'");
+const DOUBLE_QUOTED = byteReprTable('"');
+
+function byteReprTable(quote: string): ByteReprTable {
+  const lengths = new Uint8Array(256);
+  const texts = new Uint8Array(256 * 4);
+  for (let byte = 0; byte < 256; byte++) {
     const char = String.fromCharCode(byte);
-    if (char === quote || char === "\\") out += `\\${char}`;
-    else if (char === "\t") out += "\\t";
-    else if (char === "\n") out += "\\n";
-    else if (char === "\r") out += "\\r";
-    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${hex(byte, 2)}`;
-    else out += char;
+    const text = char === quote || char === "\\"
+      ? `\\${char}`
+      : char === "\t"
+      ? "\\t"
+      : char === "\n"
+      ? "\\n"
+      : char === "\r"
+      ? "\\r"
+      : byte < 0x20 || byte >= 0x7f
+      ? `\\x${hex(byte, 2)}`
+      : char;
+    lengths[byte] = text.length;
+    texts.set(encoder.encode(text), byte * 4);
   }
-  return out + quote;
+  return { quote: quote.charCodeAt(0), lengths, texts };
+}
+
+// Two passes over the bytes: measure, then write into one exact buffer.
+function bytesReprBytes(bytes: Uint8Array): Uint8Array {
+  const { quote, lengths, texts } =
+    bytes.includes(0x27) && !bytes.includes(0x22)
+      ? DOUBLE_QUOTED
+      : SINGLE_QUOTED;
+  let length = 3; // b''
+  for (let i = 0; i < bytes.length; i++) length += lengths[bytes[i]];
+  const out = new Uint8Array(length);
+  out[0] = 0x62; // b
+  out[1] = out[length - 1] = quote;
+  let at = 2;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    const from = byte * 4;
+    const end = from + lengths[byte];
+    for (let k = from; k < end; k++) out[at++] = texts[k];
+  }
+  return out;
 }
 
 function hex(code: number, width: number): string {

@@ -83,7 +83,7 @@ test("the decorators work on any async method, named after the class that define
     @countCalls
     @callHistory
     async price(
-      item: string,
+      _item: string,
       quantity: number,
       _options?: { currency?: string },
     ): Promise<number> {
