@@ -16,8 +16,14 @@ export interface Driver {
    * Rejects with a {@linkcode CommandError} when Redis answers with an error.
    */
   send(args: readonly RedisArgument[]): Promise<unknown>;
-  /** `GET key`, binary-safe: the exact bytes, or `null` for a missing key. */
-  getBytes(key: string): Promise<Uint8Array | null>;
+  /**
+   * `GET key`, binary-safe: the exact bytes, or `null` for a missing key.
+   * With `touch`, also resets the key's expiry to `touch` ms on a hit, in the
+   * same round trip (`GETEX … PX`).
+   */
+  getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
+  /** `MGET`, binary-safe, in one round trip; `null` for each missing key. */
+  getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
   /** Releases the connection if this driver opened it; a client the user passed in stays open. */
   close(): Promise<void>;
 }
@@ -152,6 +158,13 @@ export function toCacheError(
 /** Redis error replies start with an upper-case code: `ERR`, `WRONGTYPE`, `OOM` … */
 export function looksLikeReply(error: Error): boolean {
   return /^[A-Z]{2,}[A-Z_]* /.test(error.message);
+}
+
+/** The GET or GETEX command for {@linkcode Driver.getBytes}. */
+export function getCommand(key: string, touch?: number): string[] {
+  return touch === undefined
+    ? ["GET", key]
+    : ["GETEX", key, "PX", String(touch)];
 }
 
 /** A zero-copy `Uint8Array` view of a Node `Buffer` or other byte view. */

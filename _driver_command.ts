@@ -3,6 +3,7 @@
 import {
   asUint8Array,
   type Driver,
+  getCommand,
   looksLikeReply,
   toCacheError,
 } from "./_driver.ts";
@@ -27,24 +28,42 @@ export class CommandClientDriver implements Driver {
     }
   }
 
-  async getBytes(key: string): Promise<Uint8Array | null> {
+  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
+    const command = getCommand(key, touch);
     let reply: unknown;
     try {
-      reply = await this.#client.sendCommand(["GET", key]);
+      reply = await this.#client.sendCommand(command);
     } catch (error) {
-      throw toCacheError(error, "GET", looksLikeReply);
+      throw toCacheError(error, command[0], looksLikeReply);
     }
-    if (reply === null || reply === undefined) return null;
-    if (reply instanceof Uint8Array) return asUint8Array(reply);
-    if (typeof reply === "string") return encoder.encode(reply);
-    throw new TypeError(
-      "client.sendCommand returned neither bytes nor text for GET",
-    );
+    return toBytes(reply);
+  }
+
+  async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
+    let replies: unknown;
+    try {
+      replies = await this.#client.sendCommand(["MGET", ...keys]);
+    } catch (error) {
+      throw toCacheError(error, "MGET", looksLikeReply);
+    }
+    if (!Array.isArray(replies)) {
+      throw new TypeError("client.sendCommand returned no array for MGET");
+    }
+    return replies.map(toBytes);
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function toBytes(reply: unknown): Uint8Array | null {
+  if (reply === null || reply === undefined) return null;
+  if (reply instanceof Uint8Array) return asUint8Array(reply);
+  if (typeof reply === "string") return encoder.encode(reply);
+  throw new TypeError(
+    "client.sendCommand returned neither bytes nor text for a value",
+  );
 }
 
 // Byte replies become text, inside arrays too (SCAN's key lists).

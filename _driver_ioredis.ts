@@ -4,6 +4,7 @@ import {
   asBuffer,
   asUint8Array,
   type Driver,
+  getCommand,
   looksLikeReply,
   toCacheError,
 } from "./_driver.ts";
@@ -25,12 +26,24 @@ export class IoRedisDriver implements Driver {
     );
   }
 
-  async getBytes(key: string): Promise<Uint8Array | null> {
+  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
+    const [command, ...args] = getCommand(key, touch);
     try {
-      const reply = await this.#client.callBuffer("GET", [key]);
+      const reply = await this.#client.callBuffer(command, args);
       return reply === null ? null : asUint8Array(reply as Uint8Array);
     } catch (error) {
-      throw toCacheError(error, "GET", isServerReply);
+      throw toCacheError(error, command, isServerReply);
+    }
+  }
+
+  async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
+    try {
+      const replies = await this.#client.callBuffer("MGET", [...keys]);
+      return (replies as (Uint8Array | null)[]).map((reply) =>
+        reply === null ? null : asUint8Array(reply)
+      );
+    } catch (error) {
+      throw toCacheError(error, "MGET", isServerReply);
     }
   }
 

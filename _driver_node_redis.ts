@@ -8,6 +8,7 @@ import {
   asUint8Array,
   connectWithin,
   type Driver,
+  getCommand,
   looksLikeReply,
   type OpenOptions,
   reconnectDelay,
@@ -49,12 +50,27 @@ export class NodeRedisDriver implements Driver {
     );
   }
 
-  async getBytes(key: string): Promise<Uint8Array | null> {
+  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
+    const command = getCommand(key, touch);
     try {
-      const reply = await this.#client.sendCommand(["GET", key], AS_BYTES);
+      const reply = await this.#client.sendCommand(command, AS_BYTES);
       return reply === null ? null : asUint8Array(reply as Buffer);
     } catch (error) {
-      throw toCacheError(error, "GET", isServerReply);
+      throw toCacheError(error, command[0], isServerReply);
+    }
+  }
+
+  async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
+    try {
+      const replies = await this.#client.sendCommand(
+        ["MGET", ...keys],
+        AS_BYTES,
+      );
+      return (replies as (Buffer | null)[]).map((reply) =>
+        reply === null ? null : asUint8Array(reply)
+      );
+    } catch (error) {
+      throw toCacheError(error, "MGET", isServerReply);
     }
   }
 

@@ -11,10 +11,26 @@ import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
 import { adaptClient, type Driver, openDriver } from "./_driver.ts";
 import { readEnv } from "./_env.ts";
+import { stringifyExactly } from "./_json.ts";
+import { LatencyHistogram } from "./_latency.ts";
+import { tryLock, unlock } from "./_lock.ts";
 import { redact } from "./_redact.ts";
 import { parseRedisUrl } from "./_url.ts";
-import { CacheError, TimeoutError } from "./errors.ts";
+import {
+  checkKey,
+  checkNamespace,
+  checkOptions,
+  checkSignal,
+  checkTimeout,
+  checkTtl,
+  encodeValue,
+  MAX_KEY_LENGTH,
+  toBytes,
+} from "./_validate.ts";
+import { CacheError, DecodeError, TimeoutError } from "./errors.ts";
 import type { RedisArgument, RedisClientLike } from "./redis_client.ts";
+
+export { MAX_KEY_LENGTH };
 
 /** A value that {@linkcode Cache.store} accepts. */
 export type Storable = string | Uint8Array | number | bigint;
@@ -56,21 +72,96 @@ export interface CacheOptions {
   connectTimeout?: number;
   /**
    * Bound on each command, in ms; a command that runs past it rejects with a
-   * {@linkcode TimeoutError}.
+   * {@linkcode TimeoutError}. Each call can set its own.
    *
    * @default {5000}
    */
   timeout?: number;
+  /**
+   * Default expiry of stored values, in ms; also what `touch: true`
+   * resets a value's expiry to. Without it, values do not expire.
+   */
+  ttl?: number;
+  /**
+   * Called with every error that comes from Redis (connection, timeout,
+   * server error, undecodable value), before the call rejects, so an
+   * application can log Redis trouble in one place. An exception it throws
+   * is ignored.
+   */
+  onError?: (error: CacheError, event: ErrorEvent) => void;
+}
+
+/** What {@linkcode CacheOptions.onError} is told about a failed operation. */
+export interface ErrorEvent {
+  /** The Redis command that failed, such as `GET` or `SET`. */
+  command: string;
+}
+
+/** Options every operation accepts. */
+export interface CallOptions {
+  /** Aborts the call: it rejects at once with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bound on this call's commands, in ms, instead of the cache's `timeout`. */
+  timeout?: number;
+}
+
+/** Options for {@linkcode Cache.store}, {@linkcode Cache.storeMany} and {@linkcode Cache.storeJson}. */
+export interface StoreOptions extends CallOptions {
+  /** Expiry in ms, set in the same command (`SET … PX`). @default {The cache's `ttl`, else none} */
+  ttl?: number;
+}
+
+/** Options for {@linkcode Cache.get} and the other reads of one key. */
+export interface GetOptions extends CallOptions {
+  /**
+   * Sliding expiry: on a hit, reset the key's expiry in the same round trip
+   * (`GETEX … PX`): `true` to the cache's `ttl`, a number to that many ms.
+   */
+  touch?: boolean | number;
+}
+
+/** Options for {@linkcode Cache.getOrStore} and {@linkcode Cache.getOrStoreJson}. */
+export interface GetOrStoreOptions extends CallOptions {
+  /** Expiry of the stored value in ms. @default {The cache's `ttl`, else none} */
+  ttl?: number;
+  /**
+   * How long the loader may hold the cross-process lock, and how long a
+   * caller waits for another process's loader before a {@linkcode TimeoutError}, in ms.
+   *
+   * @default {10000}
+   */
+  lockTimeout?: number;
+}
+
+/** A loader for {@linkcode Cache.getOrStore}: computes the value on a miss. */
+export type Loader<T> = () => T | Promise<T>;
+
+/** Counters and latency since connecting or {@linkcode Cache.resetStats}. */
+export interface CacheStats {
+  /** Reads that found a value (per key for batches). */
+  hits: number;
+  /** Reads that found none (per key for batches). */
+  misses: number;
+  /** Values written (per value for batches). */
+  stores: number;
+  /** Operations that failed with a {@linkcode CacheError}. */
+  errors: number;
+  /** Latency of round trips to Redis, in ms, exact to within 5%. */
+  latency: { p50: number; p99: number };
 }
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 const DEFAULT_TIMEOUT = 5_000;
-// setTimeout fires at once for delays beyond a signed 32-bit integer.
-const MAX_TIMEOUT = 2 ** 31 - 1;
-const MAX_NAMESPACE_LENGTH = 256;
-/** Longest key, in UTF-16 code units, that `get` and friends accept. */
-export const MAX_KEY_LENGTH = 1024;
+const DEFAULT_LOCK_TIMEOUT = 10_000;
 const SCAN_COUNT = 1_000;
+const POLL_FIRST = 5;
+const POLL_LONGEST = 100;
+
+// Stores many values with one expiry atomically, in one command.
+const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
+  redis.call("SET", KEYS[i], ARGV[i], "PX", ARGV[#ARGV])
+end
+return #KEYS`;
 
 /**
  * A cache on Redis: {@linkcode Cache.store} writes a value under a fresh
@@ -94,7 +185,15 @@ export class Cache implements AsyncDisposable {
   #prefix = "";
   #namespace: string | undefined;
   #timeout = DEFAULT_TIMEOUT;
+  #ttl: number | undefined;
+  #onError: CacheOptions["onError"];
   #secrets: readonly string[] = [];
+  readonly #loading = new Map<string, Promise<Loaded>>();
+  readonly #latency = new LatencyHistogram();
+  #hits = 0;
+  #misses = 0;
+  #stores = 0;
+  #errors = 0;
 
   /** Use {@linkcode Cache.connect}, which also opens the connection. */
   protected constructor() {}
@@ -111,6 +210,8 @@ export class Cache implements AsyncDisposable {
    *   namespace: "sessions",
    *   flush: false,
    *   timeout: 1_000,
+   *   ttl: 60_000,
+   *   onError: (error, { command }) => console.error(`${command}: ${error.message}`),
    * });
    * ```
    *
@@ -127,15 +228,24 @@ export class Cache implements AsyncDisposable {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("options must be an object");
     }
-    const timeout = checkDuration("timeout", options.timeout);
-    const connectTimeout = checkDuration(
+    const timeout = checkTimeout("timeout", options.timeout, DEFAULT_TIMEOUT);
+    const connectTimeout = checkTimeout(
       "connectTimeout",
       options.connectTimeout,
+      DEFAULT_TIMEOUT,
     );
     const namespace = checkNamespace(options.namespace);
+    const ttl = options.ttl === undefined
+      ? undefined
+      : checkTtl("ttl", options.ttl);
     const flush = options.flush ?? true;
     if (typeof flush !== "boolean") {
       throw new TypeError("flush must be a boolean");
+    }
+    if (
+      options.onError !== undefined && typeof options.onError !== "function"
+    ) {
+      throw new TypeError("onError must be a function");
     }
     let driver: Driver;
     let secrets: string[] = [];
@@ -159,6 +269,8 @@ export class Cache implements AsyncDisposable {
     cache.#namespace = namespace;
     cache.#prefix = namespace === undefined ? "" : `${namespace}:`;
     cache.#timeout = timeout;
+    cache.#ttl = ttl;
+    cache.#onError = options.onError;
     cache.#secrets = secrets;
     registerCache(cache, {
       send: (args) =>
@@ -168,7 +280,7 @@ export class Cache implements AsyncDisposable {
     });
     if (flush) {
       try {
-        await cache.#flush();
+        await cache.#clear({});
       } catch (error) {
         await driver.close();
         throw error;
@@ -198,23 +310,100 @@ export class Cache implements AsyncDisposable {
    * const key = await cache.store(42);
    * assert.match(key, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
    * assert.equal(await cache.getInt(key), 42);
+   * const brief = await cache.store("gone in a minute", { ttl: 60_000 });
+   * assert.ok((await cache.ttl(brief))! <= 60_000);
    * ```
    *
    * @param data The value: a string, bytes, a finite number or a bigint.
+   * @param options `ttl` in ms (set in the same command), `signal`, `timeout`.
    * @returns The new key, a lowercase version 4 UUID.
    * @throws {TypeError} `data` is of another type, or a string with lone surrogates.
-   * @throws {RangeError} `data` is `NaN` or infinite.
+   * @throws {RangeError} `data` is `NaN` or infinite, or `ttl` is not a positive whole number.
    * @throws {CacheError} Redis failed or did not answer in time.
    */
   @countCallsAs("Cache.store")
   @callHistoryAs("Cache.store")
-  async store(data: Storable): Promise<string> {
+  async store(data: Storable, options?: StoreOptions): Promise<string> {
     const value = encodeValue(data);
+    const call = checkOptions(options);
+    const ttl = this.#ttlFor(call);
     const key = crypto.randomUUID();
-    await this.#run(
-      "SET",
-      (driver) => driver.send(["SET", this.#prefix + key, value]),
-    );
+    await this.#write(this.#prefix + key, value, ttl, call);
+    return key;
+  }
+
+  /**
+   * Writes each value under a new random UUID, in one atomic command, and
+   * returns the keys in order.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-storemany" });
+   * const keys = await cache.storeMany(["a", "b", 3], { ttl: 60_000 });
+   * assert.deepEqual(await cache.getMany(keys, (b) => new TextDecoder().decode(b)), ["a", "b", "3"]);
+   * ```
+   *
+   * @param values The values, each as {@linkcode Cache.store} takes it.
+   * @param options `ttl` in ms for every value, `signal`, `timeout`.
+   * @returns The new keys.
+   */
+  async storeMany(
+    values: readonly Storable[],
+    options?: StoreOptions,
+  ): Promise<string[]> {
+    if (!Array.isArray(values)) throw new TypeError("values must be an array");
+    const encoded = values.map(encodeValue);
+    const call = checkOptions(options);
+    const ttl = this.#ttlFor(call);
+    const keys = encoded.map(() => crypto.randomUUID());
+    if (keys.length === 0) return keys;
+    const redisKeys = keys.map((key) => this.#prefix + key);
+    await this.#run("MSET", (driver) =>
+      driver.send(
+        ttl === undefined
+          ? ["MSET", ...redisKeys.flatMap((key, i) => [key, encoded[i]])]
+          : [
+            "EVAL",
+            STORE_MANY_WITH_TTL,
+            String(keys.length),
+            ...redisKeys,
+            ...encoded,
+            String(ttl),
+          ],
+      ), call);
+    this.#stores += keys.length;
+    return keys;
+  }
+
+  /**
+   * Writes any JSON value under a new random UUID. Values that JSON would
+   * silently change are refused: `NaN`, `Infinity`, `undefined`, functions,
+   * class instances such as `Date` or `Map`, and circular structures.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-json" });
+   * const key = await cache.storeJson({ id: 7, tags: ["a"], price: 9.5 });
+   * assert.deepEqual(await cache.getJson(key), { id: 7, tags: ["a"], price: 9.5 });
+   * ```
+   *
+   * @param value A JSON value: null, boolean, finite number, string, array or plain object.
+   * @param options `ttl` in ms, `signal`, `timeout`.
+   * @returns The new key.
+   * @throws {TypeError} `value` would not come back from JSON as it went in.
+   */
+  async storeJson(value: unknown, options?: StoreOptions): Promise<string> {
+    const json = stringifyExactly(value);
+    const call = checkOptions(options);
+    const ttl = this.#ttlFor(call);
+    const key = crypto.randomUUID();
+    await this.#write(this.#prefix + key, json, ttl, call);
     return key;
   }
 
@@ -226,16 +415,24 @@ export class Cache implements AsyncDisposable {
    * import { Cache } from "@redis-basic/cache";
    * import assert from "node:assert/strict";
    *
-   * await using cache = await Cache.connect({ namespace: "doc-get" });
+   * await using cache = await Cache.connect({ namespace: "doc-get", ttl: 60_000 });
    * const key = await cache.store(new Uint8Array([0, 255]));
    * assert.deepEqual(await cache.get(key), new Uint8Array([0, 255]));
+   * // Sliding expiry: a hit resets the expiry to the cache's ttl.
+   * await cache.get(key, undefined, { touch: true });
    * ```
    *
    * @param key A key returned by {@linkcode Cache.store}, or any non-empty key
    * of at most {@linkcode MAX_KEY_LENGTH} characters.
+   * @param fn Leave out, or pass `undefined` to give options.
+   * @param options `touch` for sliding expiry, `signal`, `timeout`.
    * @returns The stored bytes, or `null` for a missing key.
    */
-  get(key: string): Promise<Uint8Array | null>;
+  get(
+    key: string,
+    fn?: undefined,
+    options?: GetOptions,
+  ): Promise<Uint8Array | null>;
   /**
    * Reads the bytes stored under `key` and converts them with `fn`; gives
    * `null` for a missing key without calling `fn`. `fn` is called for an
@@ -254,23 +451,36 @@ export class Cache implements AsyncDisposable {
    *
    * @param key The key.
    * @param fn Converts the stored bytes; may be async.
+   * @param options `touch` for sliding expiry, `signal`, `timeout`.
    * @returns What `fn` returns, or `null` for a missing key.
    */
   get<T>(
     key: string,
     fn: (value: Uint8Array) => T | Promise<T>,
+    options?: GetOptions,
   ): Promise<Awaited<T> | null>;
   async get<T>(
     key: string,
     fn?: (value: Uint8Array) => T | Promise<T>,
+    options?: GetOptions,
   ): Promise<Awaited<T> | Uint8Array | null> {
     if (fn !== undefined && typeof fn !== "function") {
       throw new TypeError("fn must be a function");
     }
-    const redisKey = this.#redisKey(key);
-    const bytes = await this.#run("GET", (driver) => driver.getBytes(redisKey));
-    if (bytes === null) return null;
-    return fn === undefined ? bytes : await fn(bytes);
+    const redisKey = this.#prefix + checkKey(key);
+    const call = checkOptions(options);
+    const touch = this.#touchFor(call);
+    const bytes = await this.#run(
+      touch === undefined ? "GET" : "GETEX",
+      (driver) => driver.getBytes(redisKey, touch),
+      call,
+    );
+    if (bytes === null) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    return fn === undefined ? bytes : await this.#decode(fn, bytes);
   }
 
   /**
@@ -286,11 +496,12 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key The key.
+   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The text, or `null` for a missing key.
    * @throws {DecodeError} The bytes are not valid UTF-8.
    */
-  getStr(key: string): Promise<string | null> {
-    return this.get(key, (bytes) => decodeUtf8(key, bytes));
+  getStr(key: string, options?: GetOptions): Promise<string | null> {
+    return this.get(key, (bytes) => decodeUtf8(key, bytes), options);
   }
 
   /**
@@ -308,12 +519,13 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key The key.
+   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The number, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer (`"3.14"`, `"abc"`, `""`).
    * @throws {RangeError} Its magnitude is 2^53 or more; use {@linkcode Cache.getBigInt}.
    */
-  getInt(key: string): Promise<number | null> {
-    return this.get(key, (bytes) => decodeInt(key, bytes));
+  getInt(key: string, options?: GetOptions): Promise<number | null> {
+    return this.get(key, (bytes) => decodeInt(key, bytes), options);
   }
 
   /**
@@ -331,11 +543,361 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key The key.
+   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The bigint, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer, or has more than 4 300 digits.
    */
-  getBigInt(key: string): Promise<bigint | null> {
-    return this.get(key, (bytes) => decodeBigInt(key, bytes));
+  getBigInt(key: string, options?: GetOptions): Promise<bigint | null> {
+    return this.get(key, (bytes) => decodeBigInt(key, bytes), options);
+  }
+
+  /**
+   * Reads a value written by {@linkcode Cache.storeJson} (or any JSON text).
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getjson" });
+   * const key = await cache.storeJson([1, "one", null]);
+   * const value = await cache.getJson<[number, string, null]>(key);
+   * assert.deepEqual(value, [1, "one", null]);
+   * ```
+   *
+   * @param key The key.
+   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
+   * @returns The parsed value, or `null` for a missing key.
+   * @throws {DecodeError} The value is not valid UTF-8 JSON.
+   */
+  getJson<T = unknown>(key: string, options?: GetOptions): Promise<T | null> {
+    return this.get(key, (bytes) => parseJson<T>(key, bytes), options);
+  }
+
+  /**
+   * Reads many keys in one round trip (`MGET`), in order; `null` for each
+   * missing key. `fn` converts each value found.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getmany" });
+   * const keys = await cache.storeMany(["x", "y"]);
+   * const values = await cache.getMany([keys[0], "missing", keys[1]], (b) => b.length);
+   * assert.deepEqual(values, [1, null, 1]);
+   * ```
+   *
+   * @param keys The keys.
+   * @param fn Converts each stored value; may be async.
+   * @param options `signal`, `timeout`.
+   * @returns One entry per key.
+   */
+  getMany(
+    keys: readonly string[],
+    fn?: undefined,
+    options?: CallOptions,
+  ): Promise<(Uint8Array | null)[]>;
+  /**
+   * Reads many keys in one round trip and converts each value found with `fn`.
+   *
+   * @param keys The keys.
+   * @param fn Converts each stored value; may be async.
+   * @param options `signal`, `timeout`.
+   * @returns One entry per key: what `fn` returns, or `null`.
+   */
+  getMany<T>(
+    keys: readonly string[],
+    fn: (value: Uint8Array) => T | Promise<T>,
+    options?: CallOptions,
+  ): Promise<(Awaited<T> | null)[]>;
+  async getMany<T>(
+    keys: readonly string[],
+    fn?: (value: Uint8Array) => T | Promise<T>,
+    options?: CallOptions,
+  ): Promise<(Awaited<T> | Uint8Array | null)[]> {
+    if (!Array.isArray(keys)) throw new TypeError("keys must be an array");
+    if (fn !== undefined && typeof fn !== "function") {
+      throw new TypeError("fn must be a function");
+    }
+    const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
+    const call = checkOptions(options);
+    if (redisKeys.length === 0) return [];
+    const values = await this.#run(
+      "MGET",
+      (driver) => driver.getManyBytes(redisKeys),
+      call,
+    );
+    return await Promise.all(values.map((bytes) => {
+      if (bytes === null) {
+        this.#misses++;
+        return null;
+      }
+      this.#hits++;
+      return fn === undefined ? bytes : this.#decode(fn, bytes);
+    }));
+  }
+
+  /**
+   * Whether `key` holds a value.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-has" });
+   * assert.equal(await cache.has(await cache.store("x")), true);
+   * assert.equal(await cache.has("missing"), false);
+   * ```
+   *
+   * @param key The key.
+   * @param options `signal`, `timeout`.
+   * @returns `true` when the key exists.
+   */
+  async has(key: string, options?: CallOptions): Promise<boolean> {
+    const redisKey = this.#prefix + checkKey(key);
+    const reply = await this.#run(
+      "EXISTS",
+      (driver) => driver.send(["EXISTS", redisKey]),
+      checkOptions(options),
+    );
+    return Number(reply) === 1;
+  }
+
+  /**
+   * Removes keys (`UNLINK`, which frees memory off the server's main
+   * thread); a final options object may follow the keys.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-delete" });
+   * const [a, b] = await cache.storeMany(["a", "b"]);
+   * assert.equal(await cache.delete(a, b, "missing"), 2);
+   * ```
+   *
+   * @param keysAndOptions The keys, then optionally `{ signal, timeout }`.
+   * @returns How many keys were removed.
+   */
+  async delete(
+    ...keysAndOptions: [...string[], CallOptions] | string[]
+  ): Promise<number> {
+    const last = keysAndOptions.at(-1);
+    const call = typeof last === "object" ? checkOptions(last) : {};
+    const keys =
+      (typeof last === "object"
+        ? keysAndOptions.slice(0, -1)
+        : keysAndOptions) as unknown[];
+    const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
+    if (redisKeys.length === 0) return 0;
+    const reply = await this.#run(
+      "UNLINK",
+      (driver) => driver.send(["UNLINK", ...redisKeys]),
+      call,
+    );
+    return Number(reply);
+  }
+
+  /**
+   * The time `key` has left, in ms.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-ttl" });
+   * assert.equal(await cache.ttl(await cache.store("forever")), Infinity);
+   * assert.equal(await cache.ttl("missing"), null);
+   * ```
+   *
+   * @param key The key.
+   * @param options `signal`, `timeout`.
+   * @returns Milliseconds left, `Infinity` for a key without expiry, `null` for a missing key.
+   */
+  async ttl(key: string, options?: CallOptions): Promise<number | null> {
+    const redisKey = this.#prefix + checkKey(key);
+    const reply = Number(
+      await this.#run(
+        "PTTL",
+        (driver) => driver.send(["PTTL", redisKey]),
+        checkOptions(options),
+      ),
+    );
+    return reply === -2 ? null : reply === -1 ? Infinity : reply;
+  }
+
+  /**
+   * Sets `key` to expire in `ttl` ms.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-expire" });
+   * assert.equal(await cache.expire(await cache.store("x"), 5_000), true);
+   * assert.equal(await cache.expire("missing", 5_000), false);
+   * ```
+   *
+   * @param key The key.
+   * @param ttl Milliseconds from now: a positive whole number.
+   * @param options `signal`, `timeout`.
+   * @returns Whether the key existed (and so now expires).
+   */
+  async expire(
+    key: string,
+    ttl: number,
+    options?: CallOptions,
+  ): Promise<boolean> {
+    const redisKey = this.#prefix + checkKey(key);
+    const ms = checkTtl("ttl", ttl);
+    const reply = await this.#run(
+      "PEXPIRE",
+      (driver) => driver.send(["PEXPIRE", redisKey, String(ms)]),
+      checkOptions(options),
+    );
+    return Number(reply) === 1;
+  }
+
+  /**
+   * Removes this cache's keys: with a namespace, only that namespace's
+   * (`SCAN` + `UNLINK` in batches, never `KEYS`); without one, the database.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-clear" });
+   * const key = await cache.store("x");
+   * await cache.clear();
+   * assert.equal(await cache.has(key), false);
+   * ```
+   *
+   * @param options `signal`, `timeout` (per batch).
+   */
+  async clear(options?: CallOptions): Promise<void> {
+    await this.#clear(checkOptions(options));
+  }
+
+  /**
+   * Read-through: the value under `key`, or else `loader`'s, stored under
+   * `key` and returned. Concurrent misses in one process call `loader` once;
+   * across processes, a short Redis lock keeps it to one call while the
+   * others wait for the value. A loader that throws stores nothing, and
+   * every caller waiting on it gets its error. Returns the bytes as stored,
+   * the same on a hit and a miss; see {@linkcode Cache.getOrStoreJson} for
+   * typed values.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getorstore" });
+   * let calls = 0;
+   * const load = () => `page ${++calls}`;
+   * const [a, b] = await Promise.all([
+   *   cache.getOrStore("home", load, { ttl: 60_000 }),
+   *   cache.getOrStore("home", load, { ttl: 60_000 }),
+   * ]);
+   * assert.equal(new TextDecoder().decode(a), "page 1");
+   * assert.deepEqual(a, b);
+   * assert.equal(calls, 1);
+   * ```
+   *
+   * @param key A key of your choosing (1 to 1 024 characters), namespaced like the rest.
+   * @param loader Computes the value on a miss: a string, bytes, number or bigint.
+   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
+   * @returns The stored bytes.
+   */
+  getOrStore(
+    key: string,
+    loader: Loader<Storable>,
+    options?: GetOrStoreOptions,
+  ): Promise<Uint8Array> {
+    return this.#readThrough(key, loader, encodeValue, options);
+  }
+
+  /**
+   * {@linkcode Cache.getOrStore} for JSON values: the loader's value is
+   * stored as JSON (refusing what JSON would change, as
+   * {@linkcode Cache.storeJson} does) and the result is parsed, so a hit and
+   * a miss give the same value.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getorstorejson" });
+   * const user = await cache.getOrStoreJson("user:7", () => ({ id: 7, name: "Ada" }));
+   * assert.deepEqual(user, { id: 7, name: "Ada" });
+   * ```
+   *
+   * @param key A key of your choosing.
+   * @param loader Computes the value on a miss.
+   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
+   * @returns The value.
+   */
+  async getOrStoreJson<T>(
+    key: string,
+    loader: Loader<T>,
+    options?: GetOrStoreOptions,
+  ): Promise<T> {
+    const bytes = await this.#readThrough(
+      key,
+      loader,
+      stringifyExactly,
+      options,
+    );
+    return parseJson<T>(key, bytes);
+  }
+
+  /**
+   * Counters and latency percentiles since connecting or the last
+   * {@linkcode Cache.resetStats}.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-stats" });
+   * await cache.get(await cache.store("x"));
+   * await cache.get("missing");
+   * const { hits, misses, stores, errors } = cache.stats();
+   * assert.deepEqual({ hits, misses, stores, errors }, { hits: 1, misses: 1, stores: 1, errors: 0 });
+   * ```
+   *
+   * @returns A snapshot.
+   */
+  stats(): CacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      stores: this.#stores,
+      errors: this.#errors,
+      latency: {
+        p50: this.#latency.percentile(0.5),
+        p99: this.#latency.percentile(0.99),
+      },
+    };
+  }
+
+  /** Sets every counter of {@linkcode Cache.stats} back to zero. */
+  resetStats(): void {
+    this.#hits =
+      this.#misses =
+      this.#stores =
+      this.#errors =
+        0;
+    this.#latency.reset();
   }
 
   /**
@@ -353,11 +915,142 @@ export class Cache implements AsyncDisposable {
     return this.close();
   }
 
-  // Clears the namespace with SCAN + UNLINK (never KEYS, which blocks the
-  // server), or the whole database when there is no namespace.
-  async #flush(): Promise<void> {
+  #ttlFor(options: StoreOptions | GetOrStoreOptions): number | undefined {
+    return options.ttl === undefined ? this.#ttl : checkTtl("ttl", options.ttl);
+  }
+
+  #touchFor(options: GetOptions): number | undefined {
+    const { touch } = options;
+    if (touch === undefined || touch === false) return undefined;
+    if (touch === true) {
+      if (this.#ttl === undefined) {
+        throw new RangeError(
+          "touch: true needs a default ttl; give Cache.connect a ttl, or touch a number of ms",
+        );
+      }
+      return this.#ttl;
+    }
+    return checkTtl("touch", touch);
+  }
+
+  // One SET, with the expiry in the same command when there is one.
+  async #write(
+    redisKey: string,
+    value: RedisArgument,
+    ttl: number | undefined,
+    call: CallOptions,
+  ): Promise<void> {
+    await this.#run(
+      "SET",
+      (driver) =>
+        driver.send(
+          ttl === undefined
+            ? ["SET", redisKey, value]
+            : ["SET", redisKey, value, "PX", String(ttl)],
+        ),
+      call,
+    );
+    this.#stores++;
+  }
+
+  // A conversion that fails with our DecodeError is Redis data trouble and
+  // goes to onError; any other error is the caller's fn and passes through.
+  async #decode<T>(
+    fn: (value: Uint8Array) => T | Promise<T>,
+    bytes: Uint8Array,
+  ): Promise<Awaited<T>> {
+    try {
+      return await fn(bytes);
+    } catch (error) {
+      if (error instanceof DecodeError) this.#failed(error, "GET");
+      throw error;
+    }
+  }
+
+  async #readThrough<T>(
+    key: string,
+    loader: Loader<T>,
+    encode: (value: T) => RedisArgument,
+    options: GetOrStoreOptions | undefined,
+  ): Promise<Uint8Array> {
+    const redisKey = this.#prefix + checkKey(key);
+    if (typeof loader !== "function") {
+      throw new TypeError("loader must be a function");
+    }
+    const call = checkOptions(options);
+    const ttl = this.#ttlFor(call);
+    const lockTimeout = checkTimeout(
+      "lockTimeout",
+      call.lockTimeout,
+      DEFAULT_LOCK_TIMEOUT,
+    );
+    const signal = checkSignal(call.signal);
+    signal?.throwIfAborted();
+    // Callers share one load; each can still give up on its own signal.
+    let loading = this.#loading.get(redisKey);
+    if (loading === undefined) {
+      loading = this.#load(redisKey, loader, encode, ttl, lockTimeout, call)
+        .finally(() => this.#loading.delete(redisKey));
+      this.#loading.set(redisKey, loading);
+    }
+    const { bytes, hit } = signal === undefined
+      ? await loading
+      : await abortable(loading, signal);
+    if (hit) this.#hits++;
+    else this.#misses++;
+    return bytes;
+  }
+
+  async #load<T>(
+    redisKey: string,
+    loader: Loader<T>,
+    encode: (value: T) => RedisArgument,
+    ttl: number | undefined,
+    lockTimeout: number,
+    call: CallOptions,
+  ): Promise<Loaded> {
+    const timeout = { timeout: call.timeout };
+    const get = () =>
+      this.#run("GET", (driver) => driver.getBytes(redisKey), timeout);
+    const found = await get();
+    if (found !== null) return { bytes: found, hit: true };
+    const send = (args: readonly RedisArgument[]) =>
+      this.#run(String(args[0]), (driver) => driver.send(args), timeout);
+    const lockKey = `${this.#prefix}__lock:${
+      redisKey.slice(this.#prefix.length)
+    }`;
+    const givenUpAt = Date.now() + lockTimeout;
+    for (let attempt = 0;; attempt++) {
+      const token = await tryLock(send, lockKey, lockTimeout);
+      if (token !== undefined) {
+        try {
+          // Another process may have stored it between our GET and the lock.
+          const stored = await get();
+          if (stored !== null) return { bytes: stored, hit: false };
+          const value = encode(await loader());
+          await this.#write(redisKey, value, ttl, timeout);
+          return { bytes: toBytes(value), hit: false };
+        } finally {
+          await unlock(send, lockKey, token).catch(() => {});
+        }
+      }
+      const stored = await get();
+      if (stored !== null) return { bytes: stored, hit: false };
+      if (Date.now() >= givenUpAt) {
+        throw this.#failed(
+          new TimeoutError(
+            `waited ${lockTimeout} ms for another process to load this key`,
+          ),
+          "GET",
+        );
+      }
+      await sleep(Math.min(POLL_LONGEST, POLL_FIRST * 2 ** attempt));
+    }
+  }
+
+  async #clear(call: CallOptions): Promise<void> {
     if (this.#namespace === undefined) {
-      await this.#run("FLUSHDB", (driver) => driver.send(["FLUSHDB"]));
+      await this.#run("FLUSHDB", (driver) => driver.send(["FLUSHDB"]), call);
       return;
     }
     const pattern = `${escapeGlob(this.#namespace)}:*`;
@@ -371,102 +1064,87 @@ export class Cache implements AsyncDisposable {
           pattern,
           "COUNT",
           String(SCAN_COUNT),
-        ]));
+        ]), call);
       const [next, keys] = reply as [string, string[]];
       if (keys.length > 0) {
-        await this.#run("UNLINK", (driver) => driver.send(["UNLINK", ...keys]));
+        await this.#run(
+          "UNLINK",
+          (driver) => driver.send(["UNLINK", ...keys]),
+          call,
+        );
       }
       cursor = String(next);
     } while (cursor !== "0");
   }
 
-  #redisKey(key: string): string {
-    if (typeof key !== "string") throw new TypeError("key must be a string");
-    if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-      throw new RangeError(
-        `key must be 1 to ${MAX_KEY_LENGTH} characters long, got ${key.length}`,
-      );
-    }
-    if (!key.isWellFormed()) {
-      throw new TypeError("key must not contain lone surrogates");
-    }
-    return this.#prefix + key;
-  }
-
-  // Runs one call to Redis within the cache's timeout, with credentials
-  // scrubbed from any error.
+  // Runs one call to Redis within its timeout and signal, records its
+  // latency, and reports failures (credentials scrubbed) to onError.
   async #run<T>(
     command: string,
     call: (driver: Driver) => Promise<T>,
+    options: CallOptions = {},
   ): Promise<T> {
+    const signal = checkSignal(options.signal);
+    const timeout = checkTimeout("timeout", options.timeout, this.#timeout);
+    signal?.throwIfAborted();
     const driver = this.#driver;
     if (driver === undefined) throw new CacheError("the cache is closed");
+    const started = performance.now();
     try {
       return await deadline(
         call(driver),
-        this.#timeout,
-        () =>
-          new TimeoutError(`${command} timed out after ${this.#timeout} ms`),
+        timeout,
+        () => new TimeoutError(`${command} timed out after ${timeout} ms`),
+        signal,
       );
     } catch (error) {
-      throw redact(error, this.#secrets);
+      if (signal?.aborted && error === signal.reason) throw error;
+      throw this.#failed(redact(error, this.#secrets), command);
+    } finally {
+      this.#latency.record(performance.now() - started);
     }
   }
-}
 
-function encodeValue(data: Storable): RedisArgument {
-  switch (typeof data) {
-    case "string":
-      if (!data.isWellFormed()) {
-        throw new TypeError(
-          "cannot store a string with lone surrogates: it has no UTF-8 form",
-        );
+  #failed<E>(error: E, command: string): E {
+    if (error instanceof CacheError) {
+      this.#errors++;
+      try {
+        this.#onError?.(error, { command });
+      } catch {
+        // A logging hook must not change what the caller sees.
       }
-      return data;
-    case "number":
-      if (!Number.isFinite(data)) {
-        throw new RangeError(`cannot store ${data}: only finite numbers`);
-      }
-      return String(data);
-    case "bigint":
-      return String(data);
-    case "object":
-      if (data instanceof Uint8Array) return data;
+    }
+    return error;
   }
-  throw new TypeError(
-    `cannot store ${
-      data === null ? "null" : typeof data
-    }: expected a string, Uint8Array, number or bigint`,
-  );
 }
 
-function checkDuration(name: string, value: number | undefined): number {
-  if (value === undefined) return DEFAULT_TIMEOUT;
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number of milliseconds`);
-  }
-  if (!(value > 0 && value <= MAX_TIMEOUT)) {
-    throw new RangeError(
-      `${name} must be more than 0 and at most ${MAX_TIMEOUT} ms, got ${value}`,
-    );
-  }
-  return value;
+/** What one read-through load found: the bytes, and whether they were already cached. */
+interface Loaded {
+  bytes: Uint8Array;
+  hit: boolean;
 }
 
-function checkNamespace(namespace: string | undefined): string | undefined {
-  if (namespace === undefined) return undefined;
-  if (typeof namespace !== "string") {
-    throw new TypeError("namespace must be a string");
+function parseJson<T>(key: string, bytes: Uint8Array): T {
+  const text = decodeUtf8(key, bytes);
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new DecodeError(key, "is not valid JSON", { cause: error });
   }
-  if (namespace.length === 0 || namespace.length > MAX_NAMESPACE_LENGTH) {
-    throw new RangeError(
-      `namespace must be 1 to ${MAX_NAMESPACE_LENGTH} characters long`,
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
     );
-  }
-  if (!namespace.isWellFormed()) {
-    throw new TypeError("namespace must not contain lone surrogates");
-  }
-  return namespace;
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // SCAN MATCH treats * ? [ ] and \ as glob syntax; a namespace is literal.

@@ -195,6 +195,67 @@ for (const driver of driverCases) {
     assert.ok(error instanceof CacheError);
   });
 
+  test(`${on} getMany reads exact bytes in order, missing keys as null, 10 000 keys in one call`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const values = [
+      allByteValues(),
+      new Uint8Array(),
+      new Uint8Array(randomBytes(70_000)),
+    ];
+    const keys = await cache.storeMany(values);
+    const read = await cache.getMany([keys[0], "missing", keys[1], keys[2]]);
+    assert.deepEqual(read, [values[0], null, values[1], values[2]]);
+    for (const bytes of read) {
+      if (bytes !== null) {
+        assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+      }
+    }
+    const many = Array.from({ length: 10_000 }, (_, i) => `v${i}`);
+    const manyKeys = await cache.storeMany(many);
+    const texts = await cache.getMany(
+      manyKeys,
+      (b) => new TextDecoder().decode(b),
+    );
+    assert.deepEqual(texts, many);
+  });
+
+  test(`${on} storeMany writes exact bytes, with an expiry when asked`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const values = [allByteValues(), "naïve", 42];
+    const plain = await cache.storeMany(values);
+    const expiring = await cache.storeMany(values, { ttl: 60_000 });
+    for (const keys of [plain, expiring]) {
+      assert.deepEqual(await raw.getBytes(keys[0]), allByteValues());
+      assert.deepEqual(await raw.getBytes(keys[1]), encoder.encode("naïve"));
+      assert.deepEqual(await raw.getBytes(keys[2]), encoder.encode("42"));
+    }
+    assert.equal(await raw.send("PTTL", plain[0]), -1);
+    const ttl = Number(await raw.send("PTTL", expiring[2]));
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`);
+  });
+
+  test(`${on} get with touch resets the expiry and still returns the exact bytes`, async () => {
+    await using connection = await driver.connect(server, { ttl: 60_000 });
+    const { cache } = connection;
+    const key = await cache.store(allByteValues(), { ttl: 1_000 });
+    assert.deepEqual(
+      await cache.get(key, undefined, { touch: true }),
+      allByteValues(),
+    );
+    const reset = Number(await raw.send("PTTL", key));
+    assert.ok(reset > 50_000, `PTTL ${reset}`);
+    assert.deepEqual(
+      await cache.get(key, undefined, { touch: 5_000 }),
+      allByteValues(),
+    );
+    const shorter = Number(await raw.send("PTTL", key));
+    assert.ok(shorter > 0 && shorter <= 5_000, `PTTL ${shorter}`);
+    assert.equal(await cache.get("missing", undefined, { touch: 5_000 }), null);
+    assert.equal(await raw.send("EXISTS", "missing"), 0);
+  });
+
   test(`${on} a 100 MB value round-trips`, async () => {
     await using connection = await driver.connect(server);
     const big = new Uint8Array(100_000_000);

@@ -1,0 +1,492 @@
+// Expiry, batches, read-through, JSON, cancellation, timeouts, statistics and
+// the error hook, against a real redis-server; the cross-process race runs
+// two real processes.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { Cache, type CacheError, DecodeError, TimeoutError } from "./mod.ts";
+import {
+  connectRaw,
+  runChild,
+  runtime,
+  startCountingProxy,
+  startRedisServer,
+  waitFor,
+} from "./_test_util.ts";
+
+const server = await startRedisServer();
+const raw = await connectRaw(server.url());
+after(async () => {
+  await raw[Symbol.asyncDispose]();
+  await server.stop();
+});
+
+const decoder = new TextDecoder();
+const text = (bytes: Uint8Array | null) =>
+  bytes === null ? null : decoder.decode(bytes);
+
+async function valueKeys(): Promise<string[]> {
+  const keys = (await raw.send("KEYS", "*") as Uint8Array[]).map((key) =>
+    decoder.decode(key)
+  );
+  return keys.filter((key) => !key.startsWith("Cache.store")).sort();
+}
+
+// --- Expiry
+
+test("store sets a per-value ttl in the same command; the connect ttl is the default", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    ttl: 60_000,
+  });
+  const byDefault = await cache.store("a");
+  proxy.reset();
+  const explicit = await cache.store("b", { ttl: 5_000 });
+  assert.equal(
+    proxy.turns(),
+    2,
+    "the value and its expiry in one round trip, then the history",
+  );
+  const defaultTtl = Number(await raw.send("PTTL", byDefault));
+  const explicitTtl = Number(await raw.send("PTTL", explicit));
+  assert.ok(defaultTtl > 50_000 && defaultTtl <= 60_000, `PTTL ${defaultTtl}`);
+  assert.ok(explicitTtl > 0 && explicitTtl <= 5_000, `PTTL ${explicitTtl}`);
+  await using forever = await Cache.connect({
+    url: server.url(),
+    flush: false,
+  });
+  assert.equal(await raw.send("PTTL", await forever.store("c")), -1);
+});
+
+test("a value with a ttl is gone after it", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const key = await cache.store("brief", { ttl: 50 });
+  assert.equal(await cache.getStr(key), "brief");
+  await waitFor(
+    async () => await cache.get(key) === null,
+    2_000,
+    "the value did not expire",
+  );
+});
+
+test("ttl 0, negative, fractional, NaN or not a number is an error and writes nothing", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  for (const ttl of [0, -1, 1.5, NaN, Infinity]) {
+    await assert.rejects(cache.store("x", { ttl }), RangeError, String(ttl));
+    await assert.rejects(cache.storeMany(["x"], { ttl }), RangeError);
+    await assert.rejects(cache.storeJson("x", { ttl }), RangeError);
+    await assert.rejects(Cache.connect({ url: server.url(), ttl }), RangeError);
+  }
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.store("x", { ttl: "5" as any }), TypeError);
+  assert.deepEqual(await valueKeys(), []);
+});
+
+test("ttl reports ms left, Infinity without expiry, null for a missing key; expire sets it", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const key = await cache.store("x");
+  assert.equal(await cache.ttl(key), Infinity);
+  assert.equal(await cache.ttl("missing"), null);
+  assert.equal(await cache.expire(key, 30_000), true);
+  const left = await cache.ttl(key);
+  assert.ok(left !== null && left > 25_000 && left <= 30_000, `ttl ${left}`);
+  assert.equal(await cache.expire("missing", 30_000), false);
+  await assert.rejects(cache.expire(key, 0), RangeError);
+});
+
+test("touch: true without a default ttl is a RangeError and sends nothing", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const key = await cache.store("x");
+  await assert.rejects(cache.get(key, undefined, { touch: true }), RangeError);
+  await assert.rejects(cache.getStr(key, { touch: 0 }), RangeError);
+  assert.equal(await raw.send("PTTL", key), -1);
+  assert.equal(await cache.getStr(key, { touch: false }), "x");
+});
+
+test("getStr, getInt and getJson take touch too", async () => {
+  await using cache = await Cache.connect({ url: server.url(), ttl: 60_000 });
+  const keys = [
+    await cache.store("s", { ttl: 100 }),
+    await cache.store(7, { ttl: 100 }),
+    await cache.storeJson([1], { ttl: 100 }),
+  ];
+  assert.equal(await cache.getStr(keys[0], { touch: true }), "s");
+  assert.equal(await cache.getInt(keys[1], { touch: true }), 7);
+  assert.deepEqual(await cache.getJson(keys[2], { touch: true }), [1]);
+  for (const key of keys) {
+    assert.ok(Number(await raw.send("PTTL", key)) > 50_000);
+  }
+});
+
+// --- Keys and batches
+
+test("has and delete", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const [a, b, c] = await cache.storeMany(["a", "b", "c"]);
+  assert.equal(await cache.has(a), true);
+  assert.equal(await cache.delete(a, b, "missing"), 2);
+  assert.equal(await cache.has(a), false);
+  assert.equal(await cache.delete(c, { timeout: 1_000 }), 1);
+  assert.equal(await cache.delete(), 0);
+  assert.deepEqual(await valueKeys(), []);
+});
+
+test("storeMany and getMany take one round trip each", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
+  const values = Array.from({ length: 1_000 }, (_, i) => `value ${i}`);
+  for (const options of [{}, { ttl: 60_000 }]) {
+    proxy.reset();
+    const keys = await cache.storeMany(values, options);
+    assert.equal(proxy.turns(), 1, "storeMany");
+    proxy.reset();
+    const read = await cache.getMany(keys, text);
+    assert.equal(proxy.turns(), 1, "getMany");
+    assert.deepEqual(read, values);
+  }
+  assert.deepEqual(await cache.storeMany([]), []);
+  assert.deepEqual(await cache.getMany([]), []);
+});
+
+test("storeMany with one bad value writes none of them", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.storeMany(["ok", {} as any]), TypeError);
+  await assert.rejects(cache.storeMany(["ok", NaN]), RangeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.storeMany("abc" as any), TypeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.getMany(["ok", 5 as any]), TypeError);
+  assert.deepEqual(await valueKeys(), []);
+});
+
+test("clear removes only the namespace's keys, or the whole database without one", async () => {
+  await using plain = await Cache.connect({ url: server.url() });
+  await using spaced = await Cache.connect({
+    url: server.url(),
+    namespace: "a[b]",
+  });
+  const outside = await plain.store("outside");
+  const inside = await spaced.storeMany(
+    Array.from({ length: 2_500 }, (_, i) => i),
+  );
+  await spaced.clear();
+  assert.equal(await spaced.has(inside[0]), false);
+  assert.equal(await raw.send("EXISTS", `a[b]:${inside[2_499]}`), 0);
+  assert.equal(await plain.has(outside), true);
+  await plain.clear();
+  assert.equal(await raw.send("DBSIZE"), 0);
+});
+
+// --- Read-through
+
+test("getOrStore calls the loader on a miss only, and stores with the ttl", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    namespace: "rt",
+  });
+  let calls = 0;
+  const loader = () => `loaded ${++calls}`;
+  assert.equal(
+    text(await cache.getOrStore("page", loader, { ttl: 30_000 })),
+    "loaded 1",
+  );
+  assert.equal(text(await cache.getOrStore("page", loader)), "loaded 1");
+  assert.equal(calls, 1);
+  assert.deepEqual(
+    await raw.getBytes("rt:page"),
+    new TextEncoder().encode("loaded 1"),
+  );
+  const ttl = Number(await raw.send("PTTL", "rt:page"));
+  assert.ok(ttl > 25_000 && ttl <= 30_000, `PTTL ${ttl}`);
+  assert.equal(
+    await raw.send("EXISTS", "rt:__lock:page"),
+    0,
+    "the lock is released",
+  );
+  const bytes = await cache.getOrStore("bytes", () => new Uint8Array([0, 255]));
+  assert.deepEqual(bytes, new Uint8Array([0, 255]));
+  assert.deepEqual(
+    await cache.getOrStore("bytes", () => new Uint8Array([1])),
+    new Uint8Array([0, 255]),
+  );
+});
+
+test("concurrent misses in one process call the loader once and all get its value", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  let calls = 0;
+  const loader = async () => {
+    calls++;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return "shared";
+  };
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => cache.getOrStore("hot", loader)),
+  );
+  assert.equal(calls, 1);
+  assert.deepEqual(results.map(text), Array(20).fill("shared"));
+  const { hits, misses } = cache.stats();
+  assert.equal(hits + misses, 20);
+});
+
+test("a loader that throws stores nothing, every waiter gets its error, and the next call retries", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  let calls = 0;
+  const failing = async () => {
+    calls++;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    throw new Error(`loader failed ${calls}`);
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: 5 }, () => cache.getOrStore("flaky", failing)),
+  );
+  assert.equal(calls, 1);
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    assert.equal(
+      (result as PromiseRejectedResult).reason.message,
+      "loader failed 1",
+    );
+  }
+  assert.equal(await raw.send("EXISTS", "flaky", "__lock:flaky"), 0);
+  assert.equal(
+    text(await cache.getOrStore("flaky", () => "recovered")),
+    "recovered",
+  );
+});
+
+test("getOrStore validates the caller's key and loader", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  await assert.rejects(cache.getOrStore("", () => "x"), RangeError);
+  await assert.rejects(
+    cache.getOrStore("k".repeat(1025), () => "x"),
+    RangeError,
+  );
+  await assert.rejects(cache.getOrStore("\ud800", () => "x"), TypeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.getOrStore("k", "x" as any), TypeError);
+  // deno-lint-ignore no-explicit-any -- deliberately the wrong type
+  await assert.rejects(cache.getOrStore("k", () => ({}) as any), TypeError);
+  assert.equal(await raw.send("EXISTS", "k"), 0);
+});
+
+test("a caller waiting on another process's lock gives up after lockTimeout with a TimeoutError", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  await raw.send("SET", "__lock:busy", "someone-else", "PX", "10000");
+  const started = Date.now();
+  await assert.rejects(
+    cache.getOrStore("busy", () => "never", { lockTimeout: 200 }),
+    TimeoutError,
+  );
+  const waited = Date.now() - started;
+  assert.ok(waited >= 200 && waited < 2_000, `waited ${waited} ms`);
+});
+
+test("a caller waiting on another process's lock gets the value that process stores", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  await raw.send("SET", "__lock:elsewhere", "someone-else", "PX", "10000");
+  let called = false;
+  const waiting = cache.getOrStore("elsewhere", () => {
+    called = true;
+    return "mine";
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await raw.send("SET", "elsewhere", "theirs");
+  assert.equal(text(await waiting), "theirs");
+  assert.equal(called, false);
+});
+
+test("two processes racing on one key: exactly one loader call", async () => {
+  await raw.send("FLUSHDB");
+  const script = fileURLToPath(
+    new URL(
+      `./testdata/get_or_store_race${
+        import.meta.url.endsWith(".js") ? ".js" : ".ts"
+      }`,
+      import.meta.url,
+    ),
+  );
+  const args = runtime === "deno" ? ["run", "--allow-all", script] : [script];
+  const children = [1, 2].map(() =>
+    runChild(process.execPath, [...args, server.url(), "race-key"], 30_000)
+  );
+  await waitFor(
+    async () => Number(await raw.send("GET", "ready") ?? 0) === 2,
+    20_000,
+    "the processes did not get ready",
+  );
+  await raw.send("SET", "go", "1");
+  const results = await Promise.all(children);
+  for (const { code, output } of results) assert.equal(code, 0, output);
+  assert.equal(Number(await raw.send("GET", "loader-calls")), 1);
+  const [first, second] = results.map(({ output }) => output.trim());
+  assert.equal(first, second);
+  assert.match(first, /^loaded by \d+$/);
+});
+
+// --- JSON
+
+test("storeJson and getJson keep types: numbers stay numbers, strings stay strings", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const value = {
+    n: 1,
+    s: "1",
+    f: 1.5,
+    b: false,
+    z: null,
+    list: [1, "1", [true]],
+    nested: { deep: { x: -0.25 } },
+  };
+  const key = await cache.storeJson(value, { ttl: 60_000 });
+  assert.deepEqual(await cache.getJson(key), value);
+  assert.deepEqual(
+    await raw.getBytes(key),
+    new TextEncoder().encode(JSON.stringify(value)),
+  );
+  const user = await cache.getOrStoreJson(
+    "user",
+    () => ({ id: 7, tags: ["a"] }),
+  );
+  assert.deepEqual(user, { id: 7, tags: ["a"] });
+  assert.deepEqual(
+    await cache.getOrStoreJson("user", () => ({ id: 8, tags: [] })),
+    { id: 7, tags: ["a"] },
+  );
+});
+
+test("storeJson refuses what JSON would silently change, and writes nothing", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  class Point {
+    x = 1;
+  }
+  const refused = [
+    NaN,
+    Infinity,
+    undefined,
+    () => 1,
+    10n,
+    new Date(),
+    new Map(),
+    new Point(),
+    [1, undefined],
+    { a: NaN },
+    circular,
+    Symbol("s"),
+  ];
+  for (const value of refused) {
+    await assert.rejects(cache.storeJson(value), TypeError, String(value));
+  }
+  assert.deepEqual(await valueKeys(), []);
+  await raw.send("SET", "not-json", "{oops");
+  await assert.rejects(cache.getJson("not-json"), DecodeError);
+});
+
+// --- Cancellation, timeouts, statistics, the error hook
+
+test("an already aborted signal rejects with its reason and sends nothing", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const reason = new Error("changed my mind");
+  const signal = AbortSignal.abort(reason);
+  await assert.rejects(
+    cache.store("x", { signal }),
+    (error) => error === reason,
+  );
+  await assert.rejects(
+    cache.storeMany(["x"], { signal }),
+    (error) => error === reason,
+  );
+  await assert.rejects(
+    cache.get("k", undefined, { signal }),
+    (error) => error === reason,
+  );
+  await assert.rejects(
+    cache.getOrStore("k", () => "x", { signal }),
+    (error) => error === reason,
+  );
+  assert.deepEqual(await valueKeys(), []);
+});
+
+test("aborting during a call rejects promptly with the reason; a per-call timeout gives a TimeoutError", async () => {
+  await using cache = await Cache.connect({ url: server.url(), flush: false });
+  const key = await cache.store("x");
+  await raw.send("CLIENT", "PAUSE", "1000", "ALL");
+  try {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = cache.get(key, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error("stop")), 50);
+    await assert.rejects(pending, /stop/);
+    assert.ok(Date.now() - started < 500, "the abort was not prompt");
+    const timing = Date.now();
+    await assert.rejects(cache.getStr(key, { timeout: 100 }), TimeoutError);
+    const waited = Date.now() - timing;
+    assert.ok(waited >= 90 && waited < 800, `waited ${waited} ms`);
+  } finally {
+    await raw.send("CLIENT", "UNPAUSE");
+  }
+  await assert.rejects(cache.get(key, undefined, { timeout: 0 }), RangeError);
+  await assert.rejects(
+    cache.get(key, undefined, { signal: "no" as never }),
+    TypeError,
+  );
+});
+
+test("stats counts hits, misses, stores and errors, with latency percentiles; resetStats zeroes them", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  cache.resetStats();
+  const keys = await cache.storeMany(["a", "b"]);
+  await cache.store("c");
+  await cache.get(keys[0]);
+  await cache.getMany([keys[1], "missing-1", "missing-2"]);
+  await raw.send("RPUSH", "a-list", "x");
+  await assert.rejects(cache.get("a-list"));
+  const stats = cache.stats();
+  assert.equal(stats.stores, 3);
+  assert.equal(stats.hits, 2);
+  assert.equal(stats.misses, 2);
+  assert.equal(stats.errors, 1);
+  assert.ok(
+    stats.latency.p50 > 0 && stats.latency.p99 >= stats.latency.p50,
+    JSON.stringify(stats.latency),
+  );
+  assert.ok(stats.latency.p99 < 5_000);
+  cache.resetStats();
+  assert.deepEqual(cache.stats(), {
+    hits: 0,
+    misses: 0,
+    stores: 0,
+    errors: 0,
+    latency: { p50: 0, p99: 0 },
+  });
+});
+
+test("onError hears about every Redis error, not about bad arguments; a throwing hook changes nothing", async () => {
+  const heard: [CacheError, string][] = [];
+  await using cache = await Cache.connect({
+    url: server.url(),
+    onError: (error, { command }) => {
+      heard.push([error, command]);
+      throw new Error("the hook itself fails");
+    },
+  });
+  await raw.send("RPUSH", "a-list", "x");
+  await assert.rejects(cache.get("a-list"), { name: "CommandError" });
+  await raw.send("SET", "bad-utf8", new Uint8Array([0xff]));
+  await assert.rejects(cache.getStr("bad-utf8"), DecodeError);
+  await assert.rejects(cache.store(NaN), RangeError);
+  assert.deepEqual(heard.map(([error, command]) => [error.name, command]), [
+    ["CommandError", "GET"],
+    ["DecodeError", "GET"],
+  ]);
+  await assert.rejects(
+    Cache.connect({ url: server.url(), onError: 5 as never }),
+    TypeError,
+  );
+});
