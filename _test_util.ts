@@ -4,6 +4,7 @@
 // and Node.
 
 import { Buffer } from "node:buffer";
+import { after } from "node:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
@@ -145,6 +146,22 @@ export class RedisServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/**
+ * The usual start of a test file: its own redis-server and a raw client on
+ * it, both closed by an `after` hook when the file's tests are done.
+ */
+export async function redisForThisFile(
+  options?: RedisServerOptions,
+): Promise<{ server: RedisServer; raw: RawClient }> {
+  const server = await startRedisServer(options);
+  const raw = await connectRaw(server.url());
+  after(async () => {
+    await raw[Symbol.asyncDispose]();
+    await server.stop();
+  });
+  return { server, raw };
 }
 
 /** Starts a redis-server for one test file; see {@linkcode RedisServer}. */

@@ -2,26 +2,21 @@
 // the error hook, against a real redis-server; the cross-process race runs
 // two real processes.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Cache, type CacheError, DecodeError, TimeoutError } from "./mod.ts";
 import {
   connectRaw,
+  redisForThisFile,
   runChild,
   runtime,
   startCountingProxy,
-  startRedisServer,
   waitFor,
 } from "./_test_util.ts";
 
-const server = await startRedisServer();
-const raw = await connectRaw(server.url());
-after(async () => {
-  await raw[Symbol.asyncDispose]();
-  await server.stop();
-});
+const { server, raw } = await redisForThisFile();
 
 const decoder = new TextDecoder();
 const text = (bytes: Uint8Array | null) =>

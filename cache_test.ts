@@ -1,7 +1,7 @@
 // The conformance suite: every rule of `Cache`, against a real redis-server,
 // once per driver of the runtime running it (Deno, Bun or Node).
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
@@ -12,19 +12,14 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
-import { connectRaw, startRedisServer } from "./_test_util.ts";
+import { connectRaw, redisForThisFile } from "./_test_util.ts";
 import { driverCases } from "./_test_drivers.ts";
 
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
 
-const server = await startRedisServer();
-const raw = await connectRaw(server.url());
-after(async () => {
-  await raw[Symbol.asyncDispose]();
-  await server.stop();
-});
+const { server, raw } = await redisForThisFile();
 
 function allByteValues(): Uint8Array {
   return Uint8Array.from({ length: 256 }, (_, i) => i);

@@ -1,22 +1,17 @@
 // countCalls and callHistory: the keys, the values and the round trips, as
 // the Python original writes them, checked with raw commands.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls } from "./mod.ts";
 import { pyFloatRepr, pyTupleRepr } from "./_py_repr.ts";
 import {
   connectRaw,
+  redisForThisFile,
   startCountingProxy,
-  startRedisServer,
 } from "./_test_util.ts";
 
-const server = await startRedisServer();
-const raw = await connectRaw(server.url());
-after(async () => {
-  await raw[Symbol.asyncDispose]();
-  await server.stop();
-});
+const { server, raw } = await redisForThisFile();
 
 async function list(key: string): Promise<string[]> {
   const items = await raw.send("LRANGE", key, "0", "-1") as Uint8Array[];

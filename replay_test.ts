@@ -1,21 +1,16 @@
 // replay: the exact lines of the Python original, from the counter and the
 // two lists in Redis.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls, replay } from "./mod.ts";
 import {
   connectRaw,
+  redisForThisFile,
   startCountingProxy,
-  startRedisServer,
 } from "./_test_util.ts";
 
-const server = await startRedisServer();
-const raw = await connectRaw(server.url());
-after(async () => {
-  await raw[Symbol.asyncDispose]();
-  await server.stop();
-});
+const { server, raw } = await redisForThisFile();
 
 test("replay prints the count and each call with its result, and returns the lines", async () => {
   await using cache = await Cache.connect({ url: server.url() });

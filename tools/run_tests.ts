@@ -70,18 +70,13 @@ const runners: Runner[] = [
   {
     name: "bun",
     command: [bin("bun"), "test", ...testFiles.map((file) => `./${file}`)],
-    parse(output) {
-      const count = (word: string) =>
-        Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(output)?.[1]);
-      const totals = {
-        passed: count("pass"),
-        failed: count("fail"),
-        skipped: count("skip") || 0,
-      };
-      return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
-        ? undefined
-        : totals;
-    },
+    // " 57 pass", " 0 fail", " 1 skip"
+    parse: (output) =>
+      countLines(output, (word) => `^\\s*(\\d+) ${word}$`, [
+        "pass",
+        "fail",
+        "skip",
+      ]),
   },
   {
     name: "node",
@@ -97,20 +92,37 @@ const runners: Runner[] = [
       "--test",
       ...testFiles.map((file) => `.node_test/${file.replace(/\.ts$/, ".js")}`),
     ],
-    parse(output) {
-      const count = (word: string) =>
-        Number(new RegExp(`^[#ℹ] ${word} (\\d+)$`, "m").exec(output)?.[1]);
-      const totals = {
-        passed: count("pass"),
-        failed: count("fail"),
-        skipped: count("skipped") || 0,
-      };
-      return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
-        ? undefined
-        : totals;
-    },
+    // "# pass 57" (TAP) or "ℹ pass 57" (spec)
+    parse: (output) =>
+      countLines(output, (word) => `^[#ℹ] ${word} (\\d+)$`, [
+        "pass",
+        "fail",
+        "skipped",
+      ]),
   },
 ];
+
+/**
+ * Totals from a runner's summary lines: `pattern(word)` matches the line for
+ * the words that mean passed, failed and skipped, the count in group 1. No
+ * pass or fail line means the runner did not finish.
+ */
+function countLines(
+  output: string,
+  pattern: (word: string) => string,
+  [pass, fail, skip]: string[],
+): Totals | undefined {
+  const count = (word: string) =>
+    Number(new RegExp(pattern(word), "m").exec(output)?.[1]);
+  const totals = {
+    passed: count(pass),
+    failed: count(fail),
+    skipped: count(skip) || 0,
+  };
+  return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
+    ? undefined
+    : totals;
+}
 
 /** Runs a command in the project folder, echoing its output; returns the output. */
 async function run(
