@@ -8,7 +8,6 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Cache, type CacheError, DecodeError, TimeoutError } from "./mod.ts";
 import {
-  connectRaw,
   redisForThisFile,
   runChild,
   runtime,

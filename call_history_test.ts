@@ -5,11 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls } from "./mod.ts";
 import { pyFloatRepr, pyTupleRepr } from "./_py_repr.ts";
-import {
-  connectRaw,
-  redisForThisFile,
-  startCountingProxy,
-} from "./_test_util.ts";
+import { redisForThisFile, startCountingProxy } from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 

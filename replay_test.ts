@@ -4,11 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls, replay } from "./mod.ts";
-import {
-  connectRaw,
-  redisForThisFile,
-  startCountingProxy,
-} from "./_test_util.ts";
+import { redisForThisFile, startCountingProxy } from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 
