@@ -5,7 +5,11 @@
 import { Buffer } from "node:buffer";
 import { deadline } from "./_deadline.ts";
 import { CommandError, ConnectionError, TimeoutError } from "./errors.ts";
-import type { RedisArgument, RedisClientLike } from "./redis_client.ts";
+import type {
+  RedisArgument,
+  RedisClientLike,
+  TlsOptions,
+} from "./redis_client.ts";
 import { describeEndpoint, type RedisEndpoint } from "./_url.ts";
 
 /** What the cache needs from a Redis client. */
@@ -24,6 +28,11 @@ export interface Driver {
   getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
   /** `MGET`, binary-safe, in one round trip; `null` for each missing key. */
   getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
+  /**
+   * Whether commands can go out now. While it is false the cache lets only a
+   * bounded number of commands wait for the connection to come back.
+   */
+  readonly connected: boolean;
   /** Releases the connection if this driver opened it; a client the user passed in stays open. */
   close(): Promise<void>;
 }
@@ -33,6 +42,8 @@ export interface OpenOptions {
   readonly endpoint: RedisEndpoint;
   /** Bound on the whole connect, handshake and authentication included, in ms. */
   readonly connectTimeout: number;
+  /** TLS settings; TLS is on for `rediss://` URLs. */
+  readonly tls?: TlsOptions;
 }
 
 /** Opens a connection with the best client for this runtime. */

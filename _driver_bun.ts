@@ -31,6 +31,7 @@ interface BunRedisClientConstructor {
     connectionTimeout: number;
     autoReconnect: boolean;
     enableAutoPipelining: boolean;
+    tls?: boolean | object;
   }): BunRedisClient;
 }
 
@@ -101,6 +102,10 @@ export class BunDriver implements Driver {
     return this.#isUsable(this.#client) ? this.#client : this.#reopened();
   }
 
+  get connected(): boolean {
+    return this.#client.connected !== false;
+  }
+
   close(): Promise<void> {
     if (this.#reopen !== undefined) this.#client.close?.();
     return Promise.resolve();
@@ -149,10 +154,24 @@ async function openBunClient(options: OpenOptions): Promise<BunRedisClient> {
   const { RedisClient } = (globalThis as unknown as {
     Bun: { RedisClient: BunRedisClientConstructor };
   }).Bun;
-  const client = new RedisClient(options.endpoint.url, {
+  const { endpoint, tls } = options;
+  const client = new RedisClient(endpoint.url, {
     connectionTimeout: options.connectTimeout,
     autoReconnect: false,
     enableAutoPipelining: true,
+    ...(endpoint.tls || tls !== undefined
+      ? {
+        tls: {
+          ...(tls?.ca === undefined ? {} : { ca: pem(tls.ca) }),
+          ...(tls?.cert === undefined ? {} : { cert: pem(tls.cert) }),
+          ...(tls?.key === undefined ? {} : { key: pem(tls.key) }),
+          ...(tls?.servername === undefined
+            ? {}
+            : { serverName: tls.servername }),
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+        },
+      }
+      : {}),
   });
   await connectWithin(
     client.connect?.() ?? Promise.resolve(),
@@ -160,6 +179,10 @@ async function openBunClient(options: OpenOptions): Promise<BunRedisClient> {
     () => client.close?.(),
   );
   return client;
+}
+
+function pem(value: string | Uint8Array): string {
+  return typeof value === "string" ? value : new TextDecoder().decode(value);
 }
 
 function isServerReply(error: Error): boolean {

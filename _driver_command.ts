@@ -52,6 +52,9 @@ export class CommandClientDriver implements Driver {
     return replies.map(toBytes);
   }
 
+  // Nothing tells us about a user's connection; its own calls will.
+  readonly connected = true;
+
   close(): Promise<void> {
     return Promise.resolve();
   }

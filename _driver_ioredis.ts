@@ -47,6 +47,11 @@ export class IoRedisDriver implements Driver {
     }
   }
 
+  get connected(): boolean {
+    const { status } = this.#client as { status?: string };
+    return status === undefined || status === "ready";
+  }
+
   close(): Promise<void> {
     // Never ours to close: ioredis clients only ever come from the user.
     return Promise.resolve();

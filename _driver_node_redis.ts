@@ -2,6 +2,7 @@
 // a client the user passes in on any runtime.
 
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
 import { createClient, ErrorReply } from "redis";
 import {
   asBuffer,
@@ -30,6 +31,7 @@ export interface NodeRedisClient {
   ): Promise<unknown>;
   close?(): Promise<unknown>;
   destroy?(): void;
+  readonly isReady?: boolean;
 }
 
 /** Sends commands through a node-redis client. */
@@ -74,6 +76,10 @@ export class NodeRedisDriver implements Driver {
     }
   }
 
+  get connected(): boolean {
+    return this.#client.isReady !== false;
+  }
+
   async close(): Promise<void> {
     if (!this.#owned) return;
     try {
@@ -94,6 +100,7 @@ export async function openNodeRedisDriver(
   const client = createClient({
     url: options.endpoint.url,
     socket: {
+      ...tlsSocketOptions(options),
       connectTimeout: options.connectTimeout,
       // The first connect fails at once so `connect()` can report why; after
       // that, a lost connection is retried until `close()`.
@@ -107,6 +114,28 @@ export async function openNodeRedisDriver(
   await connectWithin(client.connect(), options, () => client.destroy());
   ready = true;
   return new NodeRedisDriver(client as NodeRedisClient, true);
+}
+
+// node-redis takes Node's tls.connect options inside `socket`.
+function tlsSocketOptions({ endpoint, tls }: OpenOptions): object {
+  if (!endpoint.tls && tls === undefined) return {};
+  return {
+    tls: true,
+    host: endpoint.host,
+    // Node refuses an IP address as SNI name; the certificate is then
+    // checked against the IP itself.
+    ...(isIP(tls?.servername ?? endpoint.host) === 0
+      ? { servername: tls?.servername ?? endpoint.host }
+      : {}),
+    ...(tls?.ca === undefined ? {} : { ca: pem(tls.ca) }),
+    ...(tls?.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(tls?.key === undefined ? {} : { key: pem(tls.key) }),
+    rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+  };
+}
+
+function pem(value: string | Uint8Array): string {
+  return typeof value === "string" ? value : new TextDecoder().decode(value);
 }
 
 function isServerReply(error: Error): boolean {

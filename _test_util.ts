@@ -212,8 +212,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether a Redis on `port` answers PING within a second. */
-export function ping(port: number, password?: string): Promise<boolean> {
+/** Whether a Redis on `port` answers PING within `within` ms. */
+export function ping(
+  port: number,
+  password?: string,
+  within = 1_000,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: HOST, port });
     let received = "";
@@ -222,7 +226,7 @@ export function ping(port: number, password?: string): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => done(false), 1_000);
+    const timer = setTimeout(() => done(false), within);
     socket.once("error", () => done(false));
     socket.on("data", (chunk: Buffer) => {
       received += chunk.toString("latin1");
@@ -261,7 +265,8 @@ export async function waitFor(
  * from outside what the cache wrote.
  */
 export async function connectRaw(url: string): Promise<RawClient> {
-  const client = createClient({ url, socket: { reconnectStrategy: false } })
+  // It reconnects, so it outlives a test that kills and restarts the server.
+  const client = createClient({ url, socket: { reconnectStrategy: () => 50 } })
     .withTypeMapping({ 36: Buffer });
   client.on("error", () => {});
   await client.connect();
@@ -393,6 +398,91 @@ export async function startPageServer(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** PEM files of a throwaway CA, a server certificate and a client certificate. */
+export interface Certificates {
+  dir: string;
+  /** The CA certificate's PEM text, and its file for redis-server. */
+  ca: string;
+  caFile: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/**
+ * Makes a CA and server and client certificates for 127.0.0.1 with openssl,
+ * in a temporary folder, valid for a day.
+ */
+export async function makeCertificates(): Promise<Certificates> {
+  const { mkdtemp, readFile, writeFile } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = await mkdtemp(join(tmpdir(), "redis-basic-tls-"));
+  const path = (name: string) => join(dir, name);
+  const openssl = async (...args: string[]) => {
+    const { code, output } = await runChild("openssl", args, 30_000);
+    if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${output}`);
+  };
+  await writeFile(path("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=redis-basic test CA",
+    "-keyout",
+    path("ca.key"),
+    "-out",
+    path("ca.crt"),
+  );
+  for (const name of ["server", "client"]) {
+    await openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=127.0.0.1`,
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.csr`),
+    );
+    await openssl(
+      "x509",
+      "-req",
+      "-days",
+      "1",
+      "-in",
+      path(`${name}.csr`),
+      "-CA",
+      path("ca.crt"),
+      "-CAkey",
+      path("ca.key"),
+      "-CAcreateserial",
+      "-extfile",
+      path("san.ext"),
+      "-out",
+      path(`${name}.crt`),
+    );
+  }
+  const read = (name: string) => readFile(path(name), "utf8");
+  return {
+    dir,
+    ca: await read("ca.crt"),
+    caFile: path("ca.crt"),
+    serverCert: path("server.crt"),
+    serverKey: path("server.key"),
+    clientCert: await read("client.crt"),
+    clientKey: await read("client.key"),
   };
 }
 

@@ -27,8 +27,17 @@ import {
   MAX_KEY_LENGTH,
   toBytes,
 } from "./_validate.ts";
-import { CacheError, DecodeError, TimeoutError } from "./errors.ts";
-import type { RedisArgument, RedisClientLike } from "./redis_client.ts";
+import {
+  CacheError,
+  ConnectionError,
+  DecodeError,
+  TimeoutError,
+} from "./errors.ts";
+import type {
+  RedisArgument,
+  RedisClientLike,
+  TlsOptions,
+} from "./redis_client.ts";
 
 export { MAX_KEY_LENGTH };
 
@@ -83,12 +92,47 @@ export interface CacheOptions {
    */
   ttl?: number;
   /**
+   * TLS settings: a private CA, a client certificate. TLS is on for
+   * `rediss://` URLs, and for `redis://` ones when this is given.
+   */
+  tls?: TlsOptions;
+  /**
+   * How many commands may wait while the connection is down; beyond that,
+   * calls fail at once with a {@linkcode ConnectionError} instead of piling up.
+   * Waiting commands are still bound by their timeout.
+   *
+   * @default {32}
+   */
+  offlineQueue?: number;
+  /**
+   * What reads (`get`, `getStr` …, `getMany`, `has`) do when Redis cannot be
+   * reached or does not answer in time: `"throw"` the error, or treat it as a
+   * `"miss"` (counted in `stats().errors` and reported to `onError`). Writes
+   * always throw. Each read can choose for itself.
+   *
+   * @default {"throw"}
+   */
+  onUnavailable?: UnavailablePolicy;
+  /**
    * Called with every error that comes from Redis (connection, timeout,
    * server error, undecodable value), before the call rejects, so an
    * application can log Redis trouble in one place. An exception it throws
    * is ignored.
    */
   onError?: (error: CacheError, event: ErrorEvent) => void;
+}
+
+/** What a read does when Redis is unavailable; see {@linkcode CacheOptions.onUnavailable}. */
+export type UnavailablePolicy = "throw" | "miss";
+
+/** The answer of {@linkcode Cache.health}. */
+export interface Health {
+  /** Whether Redis answered PING within the timeout. */
+  ok: boolean;
+  /** How long the PING took, or how long was waited before giving up, in ms. */
+  latencyMs: number;
+  /** Why it is not ok: the error's message, without credentials. */
+  error?: string;
 }
 
 /** What {@linkcode CacheOptions.onError} is told about a failed operation. */
@@ -111,8 +155,14 @@ export interface StoreOptions extends CallOptions {
   ttl?: number;
 }
 
+/** Options for reads: what to do when Redis is unavailable. */
+export interface ReadOptions extends CallOptions {
+  /** `"throw"` or `"miss"`. @default {The cache's `onUnavailable`} */
+  onUnavailable?: UnavailablePolicy;
+}
+
 /** Options for {@linkcode Cache.get} and the other reads of one key. */
-export interface GetOptions extends CallOptions {
+export interface GetOptions extends ReadOptions {
   /**
    * Sliding expiry: on a hit, reset the key's expiry in the same round trip
    * (`GETEX … PX`): `true` to the cache's `ttl`, a number to that many ms.
@@ -153,6 +203,7 @@ export interface CacheStats {
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 const DEFAULT_TIMEOUT = 5_000;
 const DEFAULT_LOCK_TIMEOUT = 10_000;
+const DEFAULT_OFFLINE_QUEUE = 32;
 const SCAN_COUNT = 1_000;
 const POLL_FIRST = 5;
 const POLL_LONGEST = 100;
@@ -187,6 +238,9 @@ export class Cache implements AsyncDisposable {
   #timeout = DEFAULT_TIMEOUT;
   #ttl: number | undefined;
   #onError: CacheOptions["onError"];
+  #onUnavailable: UnavailablePolicy = "throw";
+  #offlineQueue = DEFAULT_OFFLINE_QUEUE;
+  #waitingOffline = 0;
   #secrets: readonly string[] = [];
   readonly #loading = new Map<string, Promise<Loaded>>();
   readonly #latency = new LatencyHistogram();
@@ -247,6 +301,13 @@ export class Cache implements AsyncDisposable {
     ) {
       throw new TypeError("onError must be a function");
     }
+    const onUnavailable = checkPolicy(options.onUnavailable ?? "throw");
+    const offlineQueue = options.offlineQueue ?? DEFAULT_OFFLINE_QUEUE;
+    if (!Number.isSafeInteger(offlineQueue) || offlineQueue < 0) {
+      throw new RangeError(
+        `offlineQueue must be a whole number of commands, 0 or more, got ${offlineQueue}`,
+      );
+    }
     let driver: Driver;
     let secrets: string[] = [];
     if (options.client !== undefined) {
@@ -257,7 +318,11 @@ export class Cache implements AsyncDisposable {
       );
       secrets = endpoint.password === undefined ? [] : [endpoint.password];
       try {
-        driver = await openDriver({ endpoint, connectTimeout });
+        driver = await openDriver({
+          endpoint,
+          connectTimeout,
+          tls: options.tls,
+        });
       } catch (error) {
         throw redact(error, secrets);
       }
@@ -271,6 +336,8 @@ export class Cache implements AsyncDisposable {
     cache.#timeout = timeout;
     cache.#ttl = ttl;
     cache.#onError = options.onError;
+    cache.#onUnavailable = onUnavailable;
+    cache.#offlineQueue = offlineQueue;
     cache.#secrets = secrets;
     registerCache(cache, {
       send: (args) =>
@@ -470,11 +537,12 @@ export class Cache implements AsyncDisposable {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
     const touch = this.#touchFor(call);
-    const bytes = await this.#run(
-      touch === undefined ? "GET" : "GETEX",
-      (driver) => driver.getBytes(redisKey, touch),
-      call,
-    );
+    const bytes = await this.#read(call, null, () =>
+      this.#run(
+        touch === undefined ? "GET" : "GETEX",
+        (driver) => driver.getBytes(redisKey, touch),
+        call,
+      ));
     if (bytes === null) {
       this.#misses++;
       return null;
@@ -597,7 +665,7 @@ export class Cache implements AsyncDisposable {
   getMany(
     keys: readonly string[],
     fn?: undefined,
-    options?: CallOptions,
+    options?: ReadOptions,
   ): Promise<(Uint8Array | null)[]>;
   /**
    * Reads many keys in one round trip and converts each value found with `fn`.
@@ -610,12 +678,12 @@ export class Cache implements AsyncDisposable {
   getMany<T>(
     keys: readonly string[],
     fn: (value: Uint8Array) => T | Promise<T>,
-    options?: CallOptions,
+    options?: ReadOptions,
   ): Promise<(Awaited<T> | null)[]>;
   async getMany<T>(
     keys: readonly string[],
     fn?: (value: Uint8Array) => T | Promise<T>,
-    options?: CallOptions,
+    options?: ReadOptions,
   ): Promise<(Awaited<T> | Uint8Array | null)[]> {
     if (!Array.isArray(keys)) throw new TypeError("keys must be an array");
     if (fn !== undefined && typeof fn !== "function") {
@@ -624,10 +692,10 @@ export class Cache implements AsyncDisposable {
     const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
     const call = checkOptions(options);
     if (redisKeys.length === 0) return [];
-    const values = await this.#run(
-      "MGET",
-      (driver) => driver.getManyBytes(redisKeys),
+    const values = await this.#read(
       call,
+      redisKeys.map(() => null),
+      () => this.#run("MGET", (driver) => driver.getManyBytes(redisKeys), call),
     );
     return await Promise.all(values.map((bytes) => {
       if (bytes === null) {
@@ -656,13 +724,15 @@ export class Cache implements AsyncDisposable {
    * @param options `signal`, `timeout`.
    * @returns `true` when the key exists.
    */
-  async has(key: string, options?: CallOptions): Promise<boolean> {
+  async has(key: string, options?: ReadOptions): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
-    const reply = await this.#run(
-      "EXISTS",
-      (driver) => driver.send(["EXISTS", redisKey]),
-      checkOptions(options),
-    );
+    const call = checkOptions(options);
+    const reply = await this.#read(call, 0, () =>
+      this.#run(
+        "EXISTS",
+        (driver) => driver.send(["EXISTS", redisKey]),
+        call,
+      ));
     return Number(reply) === 1;
   }
 
@@ -857,6 +927,40 @@ export class Cache implements AsyncDisposable {
       options,
     );
     return parseJson<T>(key, bytes);
+  }
+
+  /**
+   * Checks Redis with one PING, bounded by the timeout; never throws for
+   * Redis trouble, so it suits a health endpoint.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-health", flush: false });
+   * const { ok, latencyMs } = await cache.health();
+   * assert.equal(ok, true);
+   * assert.ok(latencyMs >= 0);
+   * ```
+   *
+   * @param options `signal`, `timeout`.
+   * @returns `ok`, the latency in ms, and the error message when not ok.
+   */
+  async health(options?: CallOptions): Promise<Health> {
+    const call = checkOptions(options);
+    const started = performance.now();
+    try {
+      await this.#run("PING", (driver) => driver.send(["PING"]), call);
+      return { ok: true, latencyMs: performance.now() - started };
+    } catch (error) {
+      if (!(error instanceof CacheError)) throw error;
+      return {
+        ok: false,
+        latencyMs: performance.now() - started,
+        error: error.message,
+      };
+    }
   }
 
   /**
@@ -1089,6 +1193,16 @@ export class Cache implements AsyncDisposable {
     signal?.throwIfAborted();
     const driver = this.#driver;
     if (driver === undefined) throw new CacheError("the cache is closed");
+    const offline = !driver.connected;
+    if (offline && this.#waitingOffline >= this.#offlineQueue) {
+      throw this.#failed(
+        new ConnectionError(
+          `Redis is unreachable and ${this.#waitingOffline} commands are already waiting for it; ${command} was not sent`,
+        ),
+        command,
+      );
+    }
+    if (offline) this.#waitingOffline++;
     const started = performance.now();
     try {
       return await deadline(
@@ -1101,7 +1215,26 @@ export class Cache implements AsyncDisposable {
       if (signal?.aborted && error === signal.reason) throw error;
       throw this.#failed(redact(error, this.#secrets), command);
     } finally {
+      if (offline) this.#waitingOffline--;
       this.#latency.record(performance.now() - started);
+    }
+  }
+
+  // A read under the "miss" policy: unavailability becomes `fallback` (the
+  // error was already counted and reported by #run); other errors pass.
+  async #read<T>(
+    options: ReadOptions,
+    fallback: T,
+    read: () => Promise<T>,
+  ): Promise<T> {
+    const policy = options.onUnavailable === undefined
+      ? this.#onUnavailable
+      : checkPolicy(options.onUnavailable);
+    try {
+      return await read();
+    } catch (error) {
+      if (policy === "miss" && isUnavailable(error)) return fallback;
+      throw error;
     }
   }
 
@@ -1122,6 +1255,18 @@ export class Cache implements AsyncDisposable {
 interface Loaded {
   bytes: Uint8Array;
   hit: boolean;
+}
+
+function checkPolicy(policy: unknown): UnavailablePolicy {
+  if (policy !== "throw" && policy !== "miss") {
+    throw new TypeError('onUnavailable must be "throw" or "miss"');
+  }
+  return policy;
+}
+
+/** Whether an error means Redis could not be reached or did not answer. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError;
 }
 
 function parseJson<T>(key: string, bytes: Uint8Array): T {

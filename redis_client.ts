@@ -96,3 +96,24 @@ export type RedisClientLike =
   | RedisCommandClient
   | IoRedisLikeClient
   | BunLikeRedisClient;
+
+/**
+ * TLS settings for `rediss://` connections: a private CA, a client
+ * certificate for servers that require one, and the name to verify.
+ */
+export interface TlsOptions {
+  /** PEM certificate(s) of the CA that signed the server's certificate. @default {The system's CAs} */
+  ca?: string | Uint8Array;
+  /** PEM client certificate, for servers with `tls-auth-clients yes`. */
+  cert?: string | Uint8Array;
+  /** PEM private key of the client certificate. */
+  key?: string | Uint8Array;
+  /** The name to check the server's certificate against. @default {The URL's host} */
+  servername?: string;
+  /**
+   * Whether to refuse a server whose certificate does not verify.
+   *
+   * @default {true}
+   */
+  rejectUnauthorized?: boolean;
+}
