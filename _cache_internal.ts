@@ -10,6 +10,8 @@ export interface CacheInternals {
   send(args: readonly RedisArgument[]): Promise<unknown>;
   /** `GET` of a key as given (no prefix added), binary-safe, within the timeout. */
   getBytes(key: string): Promise<Uint8Array | null>;
+  /** Whether `countCalls` and `callHistory` record anything for this cache. */
+  readonly history: boolean;
   /** `namespace:`, or `""` without a namespace. */
   readonly prefix: string;
 }

@@ -21,7 +21,8 @@ export function countCallsAs(fixedName: string | undefined): Decorator {
   return (method, context) => {
     const name = methodName(context);
     const wrapper: typeof method = async function (...args) {
-      const { send, prefix } = internalsOf(this);
+      const { send, prefix, history } = internalsOf(this);
+      if (!history) return await method.apply(this, args);
       const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
       return await afterBoth(send(["INCR", key]), invoke(method, this, args));
     };
@@ -35,7 +36,8 @@ export function callHistoryAs(fixedName: string | undefined): Decorator {
   return (method, context) => {
     const name = methodName(context);
     const wrapper: typeof method = async function (...args) {
-      const { send, prefix } = internalsOf(this);
+      const { send, prefix, history } = internalsOf(this);
+      if (!history) return await method.apply(this, args);
       const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
       const input = pyTupleReprBytes(positional(args));
       const output = await afterBoth(

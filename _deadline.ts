@@ -1,11 +1,88 @@
 // One bound for every wait on Redis, whatever the driver offers itself, and
 // cancellation by an AbortSignal.
+//
+// A timer per command costs more than the command itself at a hundred
+// thousand commands a second, so waits with the same bound share one queue
+// and one timer: entries expire in the order they were added, and the timer
+// only ever waits for the oldest one still pending.
+
+interface Waiter {
+  readonly expiresAt: number;
+  settled: boolean;
+  readonly expire: () => void;
+}
+
+class DeadlineQueue {
+  readonly #ms: number;
+  #waiters: Waiter[] = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  add(expire: () => void): Waiter {
+    const waiter = {
+      expiresAt: performance.now() + this.#ms,
+      settled: false,
+      expire,
+    };
+    this.#waiters.push(waiter);
+    if (this.#timer === undefined) this.#arm(this.#ms);
+    return waiter;
+  }
+
+  #arm(delay: number): void {
+    this.#timer = setTimeout(
+      () => this.#sweep(),
+      Math.max(0, Math.ceil(delay)),
+    );
+    unref(this.#timer);
+  }
+
+  #sweep(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    const waiters = this.#waiters;
+    while (this.#head < waiters.length) {
+      const waiter = waiters[this.#head];
+      if (!waiter.settled && waiter.expiresAt > now) break;
+      this.#head++;
+      if (!waiter.settled) {
+        waiter.settled = true;
+        waiter.expire();
+      }
+    }
+    // Drop what was swept once it is most of the array, so it stays small.
+    if (this.#head > 1_024 && this.#head * 2 > waiters.length) {
+      this.#waiters = waiters.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#head < this.#waiters.length) {
+      this.#arm(this.#waiters[this.#head].expiresAt - now);
+    } else {
+      queues.delete(this.#ms);
+    }
+  }
+}
+
+// Pending commands keep their sockets, and so the process, alive; the
+// timer that bounds them must not keep it alive after they are done.
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno
+      ?.unrefTimer(timer);
+  } else {
+    (timer as { unref?: () => void }).unref?.();
+  }
+}
+
+const queues = new Map<number, DeadlineQueue>();
 
 /**
  * Settles like `promise`, or rejects with `onTimeout()` once `ms` have
- * passed, or with `signal.reason` as soon as `signal` aborts. The timer and
- * the listener are removed as soon as `promise` settles, so neither keeps a
- * process alive.
+ * passed, or with `signal.reason` as soon as `signal` aborts.
  */
 export function deadline<T>(
   promise: Promise<T>,
@@ -13,17 +90,25 @@ export function deadline<T>(
   onTimeout: () => Error,
   signal?: AbortSignal,
 ): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-    if (signal !== undefined) {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-  });
-  return Promise.race([promise, expired]).finally(() => {
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+  let queue = queues.get(ms);
+  if (queue === undefined) queues.set(ms, queue = new DeadlineQueue(ms));
+  const bounded = queue;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => finish(() => reject(signal!.reason));
+    const waiter = bounded.add(() => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(onTimeout());
+    });
+    const finish = (settle: () => void) => {
+      if (waiter.settled) return;
+      waiter.settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      settle();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => finish(() => resolve(value)),
+      (error) => finish(() => reject(error)),
+    );
   });
 }

@@ -29,6 +29,12 @@ export interface Driver {
   /** `MGET`, binary-safe, in one round trip; `null` for each missing key. */
   getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
   /**
+   * `GET` of each key in one command (the {@linkcode GET_EACH} script), with
+   * each key's own error, as separate GETs would give; drivers that cannot
+   * read script replies as bytes leave it out.
+   */
+  getEach?(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]>;
+  /**
    * Whether commands can go out now. While it is false the cache lets only a
    * bounded number of commands wait for the connection to come back.
    */
@@ -169,6 +175,50 @@ export function toCacheError(
 /** Redis error replies start with an upper-case code: `ERR`, `WRONGTYPE`, `OOM` … */
 export function looksLikeReply(error: Error): boolean {
   return /^[A-Z]{2,}[A-Z_]* /.test(error.message);
+}
+
+/**
+ * GET of many keys in one command. MGET alone reads a key that holds another
+ * type as missing; this checks the type of each key MGET found nothing for,
+ * so such a key gives the WRONGTYPE error GET gives. `no-writes` lets it run
+ * on replicas and when memory is full. At most {@linkcode GET_EACH_MAX} keys
+ * per call (Lua's unpack limit).
+ */
+export const GET_EACH = `#!lua flags=no-writes
+local values = redis.call("MGET", unpack(KEYS))
+local errors = {}
+for i = 1, #KEYS do
+  if not values[i] and redis.call("TYPE", KEYS[i]).ok ~= "none" then
+    errors[#errors + 1] = i
+    errors[#errors + 1] = "WRONGTYPE Operation against a key holding the wrong kind of value"
+  end
+end
+return {values, errors}`;
+
+/** Most keys one {@linkcode GET_EACH} call takes. */
+export const GET_EACH_MAX = 1_000;
+
+/** The command that runs {@linkcode GET_EACH} on `keys`. */
+export function getEachCommand(keys: readonly string[]): string[] {
+  return ["EVAL", GET_EACH, String(keys.length), ...keys];
+}
+
+/** Turns the reply of {@linkcode GET_EACH} into one result per key. */
+export function parseGetEach(reply: unknown): (Uint8Array | null | Error)[] {
+  const [values, errors] = reply as [(Uint8Array | null)[], unknown[]];
+  const results: (Uint8Array | null | Error)[] = values.map((value) =>
+    value === null ? null : asUint8Array(value)
+  );
+  for (let i = 0; i < errors.length; i += 2) {
+    const message = errors[i + 1];
+    results[Number(errors[i]) - 1] = new CommandError(
+      "GET",
+      typeof message === "string"
+        ? message
+        : new TextDecoder().decode(message as Uint8Array),
+    );
+  }
+  return results;
 }
 
 /** The GET or GETEX command for {@linkcode Driver.getBytes}. */

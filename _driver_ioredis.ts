@@ -5,7 +5,9 @@ import {
   asUint8Array,
   type Driver,
   getCommand,
+  getEachCommand,
   looksLikeReply,
+  parseGetEach,
   toCacheError,
 } from "./_driver.ts";
 import type { IoRedisLikeClient, RedisArgument } from "./redis_client.ts";
@@ -44,6 +46,17 @@ export class IoRedisDriver implements Driver {
       );
     } catch (error) {
       throw toCacheError(error, "MGET", isServerReply);
+    }
+  }
+
+  async getEach(
+    keys: readonly string[],
+  ): Promise<(Uint8Array | null | Error)[]> {
+    const [command, ...args] = getEachCommand(keys);
+    try {
+      return parseGetEach(await this.#client.callBuffer(command, args));
+    } catch (error) {
+      throw toCacheError(error, "EVAL", isServerReply);
     }
   }
 

@@ -2,6 +2,7 @@
 // a client the user passes in on any runtime.
 
 import { Buffer } from "node:buffer";
+import { deadline } from "./_deadline.ts";
 import { isIP } from "node:net";
 import { createClient, ErrorReply } from "redis";
 import {
@@ -10,8 +11,10 @@ import {
   connectWithin,
   type Driver,
   getCommand,
+  getEachCommand,
   looksLikeReply,
   type OpenOptions,
+  parseGetEach,
   reconnectDelay,
   toCacheError,
 } from "./_driver.ts";
@@ -20,6 +23,7 @@ import type { RedisArgument } from "./redis_client.ts";
 // RESP type code of bulk strings ("$"). Per-command type mappings make GET
 // return bytes and everything else text, whatever the client's own setting.
 const BLOB_STRING = 36;
+const CLOSE_GRACE = 1_000;
 const AS_BYTES = { typeMapping: { [BLOB_STRING]: Buffer } };
 const AS_TEXT = { typeMapping: {} };
 
@@ -76,6 +80,18 @@ export class NodeRedisDriver implements Driver {
     }
   }
 
+  async getEach(
+    keys: readonly string[],
+  ): Promise<(Uint8Array | null | Error)[]> {
+    try {
+      return parseGetEach(
+        await this.#client.sendCommand(getEachCommand(keys), AS_BYTES),
+      );
+    } catch (error) {
+      throw toCacheError(error, "EVAL", isServerReply);
+    }
+  }
+
   get connected(): boolean {
     return this.#client.isReady !== false;
   }
@@ -83,7 +99,13 @@ export class NodeRedisDriver implements Driver {
   async close(): Promise<void> {
     if (!this.#owned) return;
     try {
-      await this.#client.close?.();
+      // A graceful close waits for queued commands, which never complete
+      // while the server is down: give it a moment, then destroy.
+      await deadline(
+        this.#client.close?.() ?? Promise.resolve(),
+        CLOSE_GRACE,
+        () => new Error("close timed out"),
+      );
     } catch {
       // Already closed or never fully open: destroying below is enough.
     } finally {
@@ -99,6 +121,9 @@ export async function openNodeRedisDriver(
   let ready = false;
   const client = createClient({
     url: options.endpoint.url,
+    // The cache bounds every command itself; node-redis's own per-command
+    // timer (5 s by default since v6) would only add an AbortSignal per call.
+    commandOptions: { timeout: 0 },
     socket: {
       ...tlsSocketOptions(options),
       connectTimeout: options.connectTimeout,

@@ -109,8 +109,14 @@ export function pyFloatRepr(value: number): string {
 // format, surrogate, private-use, unassigned and separator code points.
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
+// Text that Python's repr leaves as it is, between quotes: printable ASCII
+// without quotes or backslashes. Most values are like that, and a large one
+// is then copied once instead of examined character by character.
+const PLAIN = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
 /** Python's `repr()` of a `str`. */
 export function pyStrRepr(text: string): string {
+  if (PLAIN.test(text)) return `'${text}'`;
   const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
   let out = quote;
   // for…of walks code points; a lone surrogate comes as its own unit.

@@ -22,6 +22,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** A password the readiness probe must use (with `--requirepass`). */
   password?: string;
+  /** Pin the server to this CPU core with taskset (benchmarks). */
+  cpu?: number;
 }
 
 /** A running redis-server that belongs to one test file. */
@@ -64,7 +66,12 @@ export class RedisServer implements AsyncDisposable {
   /** Starts the server again on the same port, with an empty data set. */
   async restart(): Promise<void> {
     if (this.#process !== undefined) throw new Error("already running");
-    const child = spawn("redis-server", [
+    const pinned = this.#options.cpu === undefined
+      ? []
+      : ["taskset", "-c", String(this.#options.cpu)];
+    const [command, ...prefix] = [...pinned, "redis-server"];
+    const child = spawn(command, [
+      ...prefix,
       "--port",
       String(this.port),
       "--bind",

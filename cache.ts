@@ -7,9 +7,15 @@
 
 import { registerCache } from "./_cache_internal.ts";
 import { callHistoryAs, countCallsAs } from "./_call_history.ts";
+import { Coalescer } from "./_coalescer.ts";
 import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
-import { adaptClient, type Driver, openDriver } from "./_driver.ts";
+import {
+  adaptClient,
+  type Driver,
+  GET_EACH_MAX,
+  openDriver,
+} from "./_driver.ts";
 import { readEnv } from "./_env.ts";
 import { stringifyExactly } from "./_json.ts";
 import { LatencyHistogram } from "./_latency.ts";
@@ -29,6 +35,7 @@ import {
 } from "./_validate.ts";
 import {
   CacheError,
+  CommandError,
   ConnectionError,
   DecodeError,
   TimeoutError,
@@ -113,6 +120,23 @@ export interface CacheOptions {
    * @default {"throw"}
    */
   onUnavailable?: UnavailablePolicy;
+  /**
+   * Whether `store` (and methods you decorate with `countCalls` or
+   * `callHistory`) keep the Python original's call count and history in
+   * Redis. Without it, `store` is one `SET`: one round trip instead of two.
+   *
+   * @default {true}
+   */
+  history?: boolean;
+  /**
+   * Whether `get` calls made in the same tick are sent as one command: a
+   * script that GETs each key, so each caller still gets its own value or
+   * error (a key holding a list still gives WRONGTYPE, unlike MGET). On Bun,
+   * whose client cannot read script replies as bytes, they are pipelined.
+   *
+   * @default {true}
+   */
+  coalesce?: boolean;
   /**
    * Called with every error that comes from Redis (connection, timeout,
    * server error, undecodable value), before the call rejects, so an
@@ -204,6 +228,8 @@ const DEFAULT_URL = "redis://127.0.0.1:6379";
 const DEFAULT_TIMEOUT = 5_000;
 const DEFAULT_LOCK_TIMEOUT = 10_000;
 const DEFAULT_OFFLINE_QUEUE = 32;
+// Above this mean value size, coalesced gets go as pipelined GETs.
+const LARGE_VALUE = 8 * 1024;
 const SCAN_COUNT = 1_000;
 const POLL_FIRST = 5;
 const POLL_LONGEST = 100;
@@ -241,6 +267,9 @@ export class Cache implements AsyncDisposable {
   #onUnavailable: UnavailablePolicy = "throw";
   #offlineQueue = DEFAULT_OFFLINE_QUEUE;
   #waitingOffline = 0;
+  #coalescer: Coalescer<Uint8Array | null> | undefined;
+  #scriptBatches = true;
+  #meanValueSize = 0;
   #secrets: readonly string[] = [];
   readonly #loading = new Map<string, Promise<Loaded>>();
   readonly #latency = new LatencyHistogram();
@@ -338,11 +367,24 @@ export class Cache implements AsyncDisposable {
     cache.#onError = options.onError;
     cache.#onUnavailable = onUnavailable;
     cache.#offlineQueue = offlineQueue;
+    if (options.coalesce ?? true) {
+      cache.#coalescer = new Coalescer<Uint8Array | null>((keys) =>
+        cache.#run("GET", (driver) => cache.#getEach(driver, keys)).then(
+          (results) =>
+            results.map((result) =>
+              result instanceof Error
+                ? cache.#failed(redact(result, cache.#secrets) as Error, "GET")
+                : result
+            ),
+        )
+      );
+    }
     cache.#secrets = secrets;
     registerCache(cache, {
       send: (args) =>
         cache.#run(String(args[0]), (driver) => driver.send(args)),
       getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
+      history: options.history ?? true,
       prefix: cache.#prefix,
     });
     if (flush) {
@@ -537,12 +579,25 @@ export class Cache implements AsyncDisposable {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
     const touch = this.#touchFor(call);
-    const bytes = await this.#read(call, null, () =>
-      this.#run(
-        touch === undefined ? "GET" : "GETEX",
-        (driver) => driver.getBytes(redisKey, touch),
-        call,
-      ));
+    // Plain gets share one command, one deadline and one latency sample
+    // per batch; a touch, a signal or a timeout of its own goes alone.
+    // While the connection is down each get counts against offlineQueue.
+    const coalescer = touch === undefined && call.signal === undefined &&
+        call.timeout === undefined && this.#driver?.connected !== false
+      ? this.#coalescer
+      : undefined;
+    const bytes = await this.#read(
+      call,
+      null,
+      coalescer === undefined
+        ? () =>
+          this.#run(
+            touch === undefined ? "GET" : "GETEX",
+            (driver) => driver.getBytes(redisKey, touch),
+            call,
+          )
+        : () => coalescer.get(redisKey),
+    );
     if (bytes === null) {
       this.#misses++;
       return null;
@@ -697,14 +752,14 @@ export class Cache implements AsyncDisposable {
       redisKeys.map(() => null),
       () => this.#run("MGET", (driver) => driver.getManyBytes(redisKeys), call),
     );
-    return await Promise.all(values.map((bytes) => {
-      if (bytes === null) {
-        this.#misses++;
-        return null;
-      }
-      this.#hits++;
-      return fn === undefined ? bytes : this.#decode(fn, bytes);
-    }));
+    let found = 0;
+    for (const bytes of values) if (bytes !== null) found++;
+    this.#hits += found;
+    this.#misses += values.length - found;
+    if (fn === undefined) return values;
+    return await Promise.all(
+      values.map((bytes) => bytes === null ? null : this.#decode(fn, bytes)),
+    );
   }
 
   /**
@@ -1183,46 +1238,110 @@ export class Cache implements AsyncDisposable {
 
   // Runs one call to Redis within its timeout and signal, records its
   // latency, and reports failures (credentials scrubbed) to onError.
-  async #run<T>(
+  // Not an async function: on the hot path each await layer costs
+  // microtask turns and allocations, so the outcome is chained instead.
+  #run<T>(
     command: string,
     call: (driver: Driver) => Promise<T>,
     options: CallOptions = {},
   ): Promise<T> {
-    const signal = checkSignal(options.signal);
-    const timeout = checkTimeout("timeout", options.timeout, this.#timeout);
-    signal?.throwIfAborted();
-    const driver = this.#driver;
-    if (driver === undefined) throw new CacheError("the cache is closed");
+    let signal: AbortSignal | undefined;
+    let timeout: number;
+    let driver: Driver | undefined;
+    try {
+      signal = checkSignal(options.signal);
+      timeout = checkTimeout("timeout", options.timeout, this.#timeout);
+      signal?.throwIfAborted();
+      driver = this.#driver;
+      if (driver === undefined) throw new CacheError("the cache is closed");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const offline = !driver.connected;
     if (offline && this.#waitingOffline >= this.#offlineQueue) {
-      throw this.#failed(
+      return Promise.reject(this.#failed(
         new ConnectionError(
           `Redis is unreachable and ${this.#waitingOffline} commands are already waiting for it; ${command} was not sent`,
         ),
         command,
-      );
+      ));
     }
     if (offline) this.#waitingOffline++;
     const started = performance.now();
-    try {
-      return await deadline(
-        call(driver),
-        timeout,
-        () => new TimeoutError(`${command} timed out after ${timeout} ms`),
-        signal,
-      );
-    } catch (error) {
-      if (signal?.aborted && error === signal.reason) throw error;
-      throw this.#failed(redact(error, this.#secrets), command);
-    } finally {
+    const done = () => {
       if (offline) this.#waitingOffline--;
       this.#latency.record(performance.now() - started);
+    };
+    return deadline(
+      call(driver),
+      timeout,
+      () => new TimeoutError(`${command} timed out after ${timeout} ms`),
+      signal,
+    ).then((value) => {
+      done();
+      return value;
+    }, (error) => {
+      done();
+      if (signal?.aborted && error === signal.reason) throw error;
+      throw this.#failed(redact(error, this.#secrets), command);
+    });
+  }
+
+  // One coalesced batch of GETs: one script when the driver can run it,
+  // else (one key, Bun, or a server that refuses the script) pipelined GETs.
+  async #getEach(
+    driver: Driver,
+    keys: string[],
+  ): Promise<(Uint8Array | null | Error)[]> {
+    const getEach = driver.getEach?.bind(driver);
+    if (
+      keys.length > 1 && getEach !== undefined && this.#scriptBatches &&
+      this.#meanValueSize < LARGE_VALUE
+    ) {
+      try {
+        const chunks: string[][] = [];
+        for (let i = 0; i < keys.length; i += GET_EACH_MAX) {
+          chunks.push(keys.slice(i, i + GET_EACH_MAX));
+        }
+        const results = (await Promise.all(chunks.map(getEach))).flat();
+        this.#learnValueSizes(results);
+        return results;
+      } catch (error) {
+        if (!(error instanceof CommandError)) throw error;
+        // NOPERM for EVAL, or a server too old for script flags: stop trying.
+        this.#scriptBatches = false;
+      }
+    }
+    const results = await Promise.all(
+      keys.map((key) =>
+        driver.getBytes(key).catch((error: unknown) =>
+          error instanceof Error ? error : new CacheError(String(error))
+        )
+      ),
+    );
+    this.#learnValueSizes(results);
+    return results;
+  }
+
+  // The script copies every value into Lua and back; for large values that
+  // costs more than it saves, so batches of them go as pipelined GETs.
+  #learnValueSizes(results: (Uint8Array | null | Error)[]): void {
+    let bytes = 0;
+    let values = 0;
+    for (const result of results) {
+      if (result instanceof Uint8Array) {
+        bytes += result.length;
+        values++;
+      }
+    }
+    if (values > 0) {
+      this.#meanValueSize = 0.8 * this.#meanValueSize + 0.2 * (bytes / values);
     }
   }
 
   // A read under the "miss" policy: unavailability becomes `fallback` (the
   // error was already counted and reported by #run); other errors pass.
-  async #read<T>(
+  #read<T>(
     options: ReadOptions,
     fallback: T,
     read: () => Promise<T>,
@@ -1230,12 +1349,11 @@ export class Cache implements AsyncDisposable {
     const policy = options.onUnavailable === undefined
       ? this.#onUnavailable
       : checkPolicy(options.onUnavailable);
-    try {
-      return await read();
-    } catch (error) {
-      if (policy === "miss" && isUnavailable(error)) return fallback;
+    if (policy === "throw") return read();
+    return read().catch((error) => {
+      if (isUnavailable(error)) return fallback;
       throw error;
-    }
+    });
   }
 
   #failed<E>(error: E, command: string): E {

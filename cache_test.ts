@@ -251,6 +251,33 @@ for (const driver of driverCases) {
     assert.equal(await raw.send("EXISTS", "missing"), 0);
   });
 
+  test(`${on} gets in the same tick are coalesced, and each gets its own value, miss or WRONGTYPE`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const values = Array.from(
+      { length: 50 },
+      (_, i) => new Uint8Array(randomBytes(i * 7)),
+    );
+    const keys = await cache.storeMany(values);
+    await raw.send("RPUSH", "coalesced-list", "x");
+    const outcomes = await Promise.allSettled([
+      ...keys.map((key) => cache.get(key)),
+      cache.get("coalesced-missing"),
+      cache.get("coalesced-list"),
+    ]);
+    values.forEach((value, i) =>
+      assert.deepEqual(outcomes[i], { status: "fulfilled", value })
+    );
+    assert.deepEqual(outcomes[50], { status: "fulfilled", value: null });
+    const listOutcome = outcomes[51] as PromiseRejectedResult;
+    assert.equal(listOutcome.status, "rejected");
+    assert.ok(
+      listOutcome.reason instanceof CommandError,
+      String(listOutcome.reason),
+    );
+    assert.equal(listOutcome.reason.code, "WRONGTYPE");
+  });
+
   test(`${on} a 100 MB value round-trips`, async () => {
     await using connection = await driver.connect(server);
     const big = new Uint8Array(100_000_000);

@@ -171,3 +171,20 @@ test("inputs are Python's str() of the argument tuple", () => {
     assert.equal(pyFloatRepr(value), expected);
   }
 });
+
+test("history: false keeps no count or history, and store takes one round trip", async () => {
+  await raw.send("FLUSHDB");
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    history: false,
+  });
+  proxy.reset();
+  const key = await cache.store("quiet");
+  assert.equal(proxy.turns(), 1);
+  await assert.rejects(cache.store(NaN), RangeError);
+  const keys = (await raw.send("KEYS", "*") as Uint8Array[]).map((k) =>
+    new TextDecoder().decode(k)
+  );
+  assert.deepEqual(keys, [key]);
+});

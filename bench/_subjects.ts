@@ -1,0 +1,154 @@
+// The things the comparison measures, each behind one small shape: this
+// cache, the raw clients under it, and the peers a user could pick instead
+// (Redis layer only). Runs on Deno, Bun and Node alike.
+
+import { Buffer } from "node:buffer";
+
+/** One thing to measure: the same get/set work, however it is spelled. */
+export interface Subject {
+  /**
+   * Writes `value` for the get cases and returns the key to read it by;
+   * without it, `set` under the given key.
+   */
+  prime?(key: string, value: string): Promise<string>;
+  get(key: string): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+  /** Many keys in one call, where the subject has such a call. */
+  getMany?(keys: string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Names of the subjects, in the order the report lists them. */
+export const SUBJECTS = [
+  "cache",
+  "cache (no history)",
+  "cache (coalesce off)",
+  "node-redis",
+  "bun RedisClient",
+  "ioredis",
+  "keyv",
+  "cache-manager",
+  "bentocache",
+] as const;
+
+/** A subject's name. */
+export type SubjectName = typeof SUBJECTS[number];
+
+const AS_BYTES = { typeMapping: { 36: Buffer } };
+
+/** Opens `name` against the Redis at `url`. */
+export async function openSubject(
+  name: SubjectName,
+  url: string,
+): Promise<Subject> {
+  switch (name) {
+    case "cache":
+    case "cache (no history)":
+    case "cache (coalesce off)": {
+      const { Cache } = await import("../mod.ts");
+      const cache = await Cache.connect({
+        url,
+        flush: false,
+        coalesce: name !== "cache (coalesce off)",
+        history: name !== "cache (no history)",
+      });
+      return {
+        prime: (_key, value) => cache.store(value),
+        get: (key) => cache.get(key),
+        // The exercise's store picks its own key and records the call; set
+        // is what the peers do, so the raw path is measured too.
+        set: (_key, value) => cache.store(value),
+        getMany: (keys) => cache.getMany(keys),
+        close: () => cache.close(),
+      };
+    }
+    case "node-redis": {
+      const { createClient } = await import("redis");
+      const client = createClient({ url });
+      client.on("error", () => {});
+      await client.connect();
+      return {
+        get: (key) => client.sendCommand(["GET", key], AS_BYTES),
+        set: (key, value) => client.sendCommand(["SET", key, value]),
+        getMany: (keys) => client.sendCommand(["MGET", ...keys], AS_BYTES),
+        close: () => Promise.resolve(client.destroy()),
+      };
+    }
+    case "bun RedisClient": {
+      const { RedisClient } = (globalThis as unknown as {
+        Bun: {
+          RedisClient: new (url: string) => {
+            connect(): Promise<void>;
+            getBuffer(key: string): Promise<unknown>;
+            set(key: string, value: string): Promise<unknown>;
+            close(): void;
+          };
+        };
+      }).Bun;
+      const client = new RedisClient(url);
+      await client.connect();
+      return {
+        get: (key) => client.getBuffer(key),
+        set: (key, value) => client.set(key, value),
+        // Bun's mget decodes values as text; getBuffer per key is its binary-safe batch.
+        getMany: (keys) =>
+          Promise.all(keys.map((key) => client.getBuffer(key))),
+        close: () => Promise.resolve(client.close()),
+      };
+    }
+    case "ioredis": {
+      const { Redis } = await import("ioredis");
+      const client = new Redis(url, { lazyConnect: true });
+      client.on("error", () => {});
+      await client.connect();
+      return {
+        get: (key) => client.getBuffer(key),
+        set: (key, value) => client.set(key, value),
+        getMany: (keys) => client.mgetBuffer(keys),
+        close: () => Promise.resolve(client.disconnect()),
+      };
+    }
+    case "keyv": {
+      const { default: Keyv } = await import("keyv");
+      const { default: KeyvRedis } = await import("@keyv/redis");
+      const keyv = new Keyv(new KeyvRedis(url));
+      return {
+        get: (key) => keyv.get(key),
+        set: (key, value) => keyv.set(key, value),
+        getMany: (keys) => keyv.getMany(keys),
+        close: () => keyv.disconnect(),
+      };
+    }
+    case "cache-manager": {
+      const { default: Keyv } = await import("keyv");
+      const { default: KeyvRedis } = await import("@keyv/redis");
+      const { createCache } = await import("cache-manager");
+      const store = new Keyv({ store: new KeyvRedis(url) });
+      const cache = createCache({ stores: [store] });
+      return {
+        get: (key) => cache.get(key),
+        set: (key, value) => cache.set(key, value),
+        getMany: (keys) => cache.mget(keys),
+        close: () => cache.disconnect().then(() => {}),
+      };
+    }
+    case "bentocache": {
+      const { BentoCache, bentostore } = await import("bentocache");
+      const { redisDriver } = await import("bentocache/drivers/redis");
+      const { hostname, port } = new URL(url);
+      const bento = new BentoCache({
+        default: "redis",
+        stores: {
+          redis: bentostore().useL2Layer(
+            redisDriver({ connection: { host: hostname, port: Number(port) } }),
+          ),
+        },
+      });
+      return {
+        get: (key) => bento.get({ key }),
+        set: (key, value) => bento.set({ key, value }),
+        close: () => bento.disconnect(),
+      };
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// One runtime's share of `bench/compare.ts`: opens each subject it is given,
+// runs each case for a bounded time, and prints one `RESULT {json}` line per
+// case. Runs on Deno, Bun and Node (compiled), so every runtime is measured
+// by the same code.
+
+import process from "node:process";
+import { openSubject, type SubjectName } from "./_subjects.ts";
+
+/** What `compare.ts` asks one worker to do. */
+export interface WorkerPlan {
+  url: string;
+  subjects: SubjectName[];
+  durationMs: number;
+  valueSize: number;
+}
+
+/** One measured case. */
+export interface CaseResult {
+  subject: SubjectName;
+  runtime: string;
+  case: string;
+  /** Operations (for getMany: keys) per second. */
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const CASES = [
+  { name: "get, 1 in flight", op: "get", inFlight: 1 },
+  { name: "get, 100 in flight", op: "get", inFlight: 100 },
+  { name: "set, 1 in flight", op: "set", inFlight: 1 },
+  { name: "set, 100 in flight", op: "set", inFlight: 100 },
+  { name: "getMany 1000 keys", op: "getMany", inFlight: 1 },
+] as const;
+const MANY = 1_000;
+const MAX_SAMPLES = 200_000;
+
+const runtime = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";
+
+async function measure(
+  run: () => Promise<unknown>,
+  inFlight: number,
+  durationMs: number,
+  itemsPerOp: number,
+): Promise<Omit<CaseResult, "subject" | "runtime" | "case">> {
+  // A short warm-up lets the JIT and the connection settle first.
+  const warmUntil = performance.now() + Math.min(200, durationMs / 4);
+  while (performance.now() < warmUntil) await run();
+  const samples: number[] = [];
+  let ops = 0;
+  const started = performance.now();
+  const end = started + durationMs;
+  const lane = async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      await run();
+      const t1 = performance.now();
+      ops++;
+      if (samples.length < MAX_SAMPLES) samples.push(t1 - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const elapsed = (performance.now() - started) / 1000;
+  samples.sort((a, b) => a - b);
+  const at = (fraction: number) =>
+    samples[
+      Math.min(samples.length - 1, Math.floor(fraction * samples.length))
+    ] ?? 0;
+  return {
+    opsPerSec: (ops * itemsPerOp) / elapsed,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
+}
+
+async function main(): Promise<void> {
+  const plan = JSON.parse(process.argv[process.argv.length - 1]) as WorkerPlan;
+  const value = "v".repeat(plan.valueSize);
+  for (const name of plan.subjects) {
+    const subject = await openSubject(name, plan.url);
+    try {
+      const prime = (key: string) =>
+        subject.prime?.(key, value) ?? subject.set(key, value).then(() => key);
+      const key = await prime(`bench:${name}:${runtime}:one`);
+      const many = await Promise.all(
+        Array.from(
+          { length: MANY },
+          (_, i) => prime(`bench:${name}:${runtime}:${i}`),
+        ),
+      );
+      let counter = 0;
+      for (const { name: caseName, op, inFlight } of CASES) {
+        if (op === "getMany" && subject.getMany === undefined) continue;
+        const run = op === "get"
+          ? () => subject.get(key)
+          : op === "set"
+          ? () =>
+            subject.set(
+              `bench:${name}:${runtime}:set:${counter++ % 1000}`,
+              value,
+            )
+          : () => subject.getMany!(many);
+        const result = await measure(
+          run,
+          inFlight,
+          plan.durationMs,
+          op === "getMany" ? MANY : 1,
+        );
+        console.log(
+          `RESULT ${
+            JSON.stringify({
+              subject: name,
+              runtime,
+              case: caseName,
+              ...result,
+            })
+          }`,
+        );
+      }
+    } finally {
+      await subject.close();
+    }
+  }
+}
+
+await main();
