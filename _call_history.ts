@@ -13,43 +13,66 @@ export type Decorator = <This extends Cache, Args extends unknown[], Return>(
   context: ClassMethodDecoratorContext<This, CacheMethod<This, Args, Return>>,
 ) => CacheMethod<This, Args, Return>;
 
+type Send = (args: readonly RedisArgument[]) => Promise<unknown>;
+
 /**
- * `countCalls` with a fixed qualified name, for methods whose Redis keys must
- * not depend on the class name a bundler may rename (`Cache.store`).
+ * The scaffolding both decorators share: find the cache and the key, skip
+ * everything when the cache keeps no history, else let `keep` write its
+ * bookkeeping around the call.
  */
-export function countCallsAs(fixedName: string | undefined): Decorator {
+function bookkeeping(
+  fixedName: string | undefined,
+  keep: <R>(
+    send: Send,
+    key: string,
+    args: unknown[],
+    call: () => Promise<R>,
+  ) => Promise<R>,
+): Decorator {
   return (method, context) => {
     const name = methodName(context);
-    const wrapper: typeof method = async function (...args) {
-      const { send, prefix, history } = internalsOf(this);
-      if (!history) return await method.apply(this, args);
-      const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
-      return await afterBoth(send(["INCR", key]), invoke(method, this, args));
+    // Not async: without history the call goes straight through, adding no
+    // promise and no microtask turn to it.
+    const wrapper: typeof method = function (...args) {
+      let internals;
+      try {
+        internals = internalsOf(this);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!internals.history) return invoke(method, this, args);
+      const key = internals.prefix +
+        (fixedName ?? qualifiedName(this, wrapper, name));
+      return keep(internals.send, key, args, () => invoke(method, this, args));
     };
     remember(wrapper, method, fixedName);
     return wrapper;
   };
 }
 
+/**
+ * `countCalls` with a fixed qualified name, for methods whose Redis keys must
+ * not depend on the class name a bundler may rename (`Cache.store`).
+ */
+export function countCallsAs(fixedName: string | undefined): Decorator {
+  return bookkeeping(
+    fixedName,
+    (send, key, _args, call) => afterBoth(send(["INCR", key]), call()),
+  );
+}
+
 /** `callHistory` with a fixed qualified name; see {@linkcode countCallsAs}. */
 export function callHistoryAs(fixedName: string | undefined): Decorator {
-  return (method, context) => {
-    const name = methodName(context);
-    const wrapper: typeof method = async function (...args) {
-      const { send, prefix, history } = internalsOf(this);
-      if (!history) return await method.apply(this, args);
-      const key = prefix + (fixedName ?? qualifiedName(this, wrapper, name));
-      const input = pyTupleReprBytes(positional(args));
-      const output = await afterBoth(
-        send(["RPUSH", `${key}:inputs`, input]),
-        invoke(method, this, args),
-      );
-      await send(["RPUSH", `${key}:outputs`, encodeOutput(output)]);
-      return output;
-    };
-    remember(wrapper, method, fixedName);
-    return wrapper;
-  };
+  return bookkeeping(fixedName, async (send, key, args, call) => {
+    const input = pyTupleReprBytes(positional(args));
+    // The input is sent before the call starts, in the same round trip.
+    const output = await afterBoth(
+      send(["RPUSH", `${key}:inputs`, input]),
+      call(),
+    );
+    await send(["RPUSH", `${key}:outputs`, encodeOutput(output)]);
+    return output;
+  });
 }
 
 // Each wrapper we make, with the function it wraps and the name it was given,

@@ -19,6 +19,8 @@ import {
 import { ConnectionError } from "./errors.ts";
 import type { BunLikeRedisClient, RedisArgument } from "./redis_client.ts";
 
+const BUN_TIMEOUT_MARGIN = 250;
+
 /** The part of Bun's `RedisClient` this driver uses. */
 interface BunRedisClient extends BunLikeRedisClient {
   readonly connected?: boolean;
@@ -156,7 +158,9 @@ async function openBunClient(options: OpenOptions): Promise<BunRedisClient> {
   }).Bun;
   const { endpoint, tls } = options;
   const client = new RedisClient(endpoint.url, {
-    connectionTimeout: options.connectTimeout,
+    // A little longer than our own bound, so that a server that never
+    // answers is always reported as our TimeoutError, not as Bun's close.
+    connectionTimeout: options.connectTimeout + BUN_TIMEOUT_MARGIN,
     autoReconnect: false,
     enableAutoPipelining: true,
     ...(endpoint.tls || tls !== undefined

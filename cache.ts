@@ -1093,13 +1093,13 @@ export class Cache implements AsyncDisposable {
   }
 
   // One SET, with the expiry in the same command when there is one.
-  async #write(
+  #write(
     redisKey: string,
     value: RedisArgument,
     ttl: number | undefined,
     call: CallOptions,
   ): Promise<void> {
-    await this.#run(
+    return this.#run(
       "SET",
       (driver) =>
         driver.send(
@@ -1108,8 +1108,9 @@ export class Cache implements AsyncDisposable {
             : ["SET", redisKey, value, "PX", String(ttl)],
         ),
       call,
-    );
-    this.#stores++;
+    ).then(() => {
+      this.#stores++;
+    });
   }
 
   // A conversion that fails with our DecodeError is Redis data trouble and
@@ -1293,6 +1294,15 @@ export class Cache implements AsyncDisposable {
     driver: Driver,
     keys: string[],
   ): Promise<(Uint8Array | null | Error)[]> {
+    if (keys.length === 1) {
+      // The common case of a lone get: no batch bookkeeping.
+      return await driver.getBytes(keys[0]).then(
+        (value) => [value],
+        (error: unknown) => [
+          error instanceof Error ? error : new CacheError(String(error)),
+        ],
+      );
+    }
     const getEach = driver.getEach?.bind(driver);
     if (
       keys.length > 1 && getEach !== undefined && this.#scriptBatches &&

@@ -4,7 +4,8 @@
 // by the same code.
 
 import process from "node:process";
-import { openSubject, type SubjectName } from "./_subjects.ts";
+import { createClient } from "redis";
+import { openSubject, type Subject, type SubjectName } from "./_subjects.ts";
 
 /** What `compare.ts` asks one worker to do. */
 export interface WorkerPlan {
@@ -48,7 +49,7 @@ async function measure(
   itemsPerOp: number,
 ): Promise<Omit<CaseResult, "subject" | "runtime" | "case">> {
   // A short warm-up lets the JIT and the connection settle first.
-  const warmUntil = performance.now() + Math.min(200, durationMs / 4);
+  const warmUntil = performance.now() + Math.min(100, durationMs / 4);
   while (performance.now() < warmUntil) await run();
   const samples: number[] = [];
   let ops = 0;
@@ -77,53 +78,90 @@ async function measure(
   };
 }
 
+// Subjects take turns: each case is measured in ROUNDS short slices per
+// subject, interleaved, and the median slice is kept, so a noisy moment of
+// the machine does not land on one subject alone.
+const ROUNDS = 3;
+
+interface Prepared {
+  name: SubjectName;
+  subject: Subject;
+  key: string;
+  many: string[];
+}
+
+// Writes the values the get cases read, and returns where they are.
+async function prime(
+  entry: Prepared,
+  value: string,
+): Promise<void> {
+  const { subject, name } = entry;
+  const write = (key: string) =>
+    subject.prime?.(key, value) ?? subject.set(key, value).then(() => key);
+  entry.key = await write(`bench:${name}:${runtime}:one`);
+  entry.many = await Promise.all(
+    Array.from(
+      { length: MANY },
+      (_, i) => write(`bench:${name}:${runtime}:${i}`),
+    ),
+  );
+}
+
 async function main(): Promise<void> {
   const plan = JSON.parse(process.argv[process.argv.length - 1]) as WorkerPlan;
   const value = "v".repeat(plan.valueSize);
-  for (const name of plan.subjects) {
-    const subject = await openSubject(name, plan.url);
-    try {
-      const prime = (key: string) =>
-        subject.prime?.(key, value) ?? subject.set(key, value).then(() => key);
-      const key = await prime(`bench:${name}:${runtime}:one`);
-      const many = await Promise.all(
-        Array.from(
-          { length: MANY },
-          (_, i) => prime(`bench:${name}:${runtime}:${i}`),
-        ),
-      );
-      let counter = 0;
-      for (const { name: caseName, op, inFlight } of CASES) {
-        if (op === "getMany" && subject.getMany === undefined) continue;
-        const run = op === "get"
-          ? () => subject.get(key)
-          : op === "set"
-          ? () =>
-            subject.set(
-              `bench:${name}:${runtime}:set:${counter++ % 1000}`,
-              value,
-            )
-          : () => subject.getMany!(many);
-        const result = await measure(
-          run,
-          inFlight,
-          plan.durationMs,
-          op === "getMany" ? MANY : 1,
-        );
+  // Every set writes a new key, as store does; the database is emptied
+  // before each slice so that no subject pays for another's keys.
+  const admin = createClient({ url: plan.url });
+  await admin.connect();
+  const prepared: Prepared[] = [];
+  try {
+    for (const name of plan.subjects) {
+      prepared.push({
+        name,
+        subject: await openSubject(name, plan.url),
+        key: "",
+        many: [],
+      });
+    }
+    for (const { name: caseName, op, inFlight } of CASES) {
+      const slices = new Map<
+        SubjectName,
+        Omit<CaseResult, "subject" | "runtime" | "case">[]
+      >();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const entry of prepared) {
+          const { subject } = entry;
+          if (op === "getMany" && subject.getMany === undefined) continue;
+          await admin.flushDb();
+          await prime(entry, value);
+          const run = op === "get"
+            ? () => subject.get(entry.key)
+            : op === "set"
+            ? () => subject.set(`bench:${crypto.randomUUID()}`, value)
+            : () => subject.getMany!(entry.many);
+          const slice = await measure(
+            run,
+            inFlight,
+            plan.durationMs / ROUNDS,
+            op === "getMany" ? MANY : 1,
+          );
+          slices.set(entry.name, [...(slices.get(entry.name) ?? []), slice]);
+        }
+      }
+      for (const [subject, results] of slices) {
+        results.sort((a, b) => a.opsPerSec - b.opsPerSec);
+        const median = results[Math.floor(results.length / 2)];
         console.log(
           `RESULT ${
-            JSON.stringify({
-              subject: name,
-              runtime,
-              case: caseName,
-              ...result,
-            })
+            JSON.stringify({ subject, runtime, case: caseName, ...median })
           }`,
         );
       }
-    } finally {
-      await subject.close();
     }
+  } finally {
+    for (const { subject } of prepared) await subject.close();
+    admin.destroy();
   }
 }
 

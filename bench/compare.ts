@@ -13,7 +13,7 @@
 
 import { startRedisServer } from "../_test_util.ts";
 import type { CaseResult, WorkerPlan } from "./_worker.ts";
-import { renderChart } from "./_chart.ts";
+import { type Machine, renderChart } from "./_chart.ts";
 import { writeReport } from "./_report.ts";
 import type { SubjectName } from "./_subjects.ts";
 
@@ -147,11 +147,10 @@ const WORKERS: {
   },
 ];
 
-// --report-only: rewrite results.md and results.svg from results.json.
-if (Deno.args.includes("--report-only")) {
-  const { machine, results } = JSON.parse(
-    await Deno.readTextFile(`${root}bench/results.json`),
-  );
+async function writeChartAndReport(
+  results: CaseResult[],
+  machine: Machine,
+): Promise<void> {
   await Deno.writeTextFile(
     `${root}bench/results.svg`,
     renderChart(results, machine),
@@ -160,6 +159,14 @@ if (Deno.args.includes("--report-only")) {
     `${root}bench/results.md`,
     writeReport(results, machine),
   );
+}
+
+// --report-only: rewrite results.md and results.svg from results.json.
+if (Deno.args.includes("--report-only")) {
+  const { machine, results } = JSON.parse(
+    await Deno.readTextFile(`${root}bench/results.json`),
+  );
+  await writeChartAndReport(results, machine);
   Deno.exit(0);
 }
 
@@ -199,14 +206,7 @@ try {
     `${root}bench/results.json`,
     JSON.stringify({ machine, results }, null, 2) + "\n",
   );
-  await Deno.writeTextFile(
-    `${root}bench/results.svg`,
-    renderChart(results, machine),
-  );
-  await Deno.writeTextFile(
-    `${root}bench/results.md`,
-    writeReport(results, machine),
-  );
+  await writeChartAndReport(results, machine);
   console.log(
     `${results.length} results written to bench/results.{json,md,svg}`,
   );
