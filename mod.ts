@@ -19,6 +19,7 @@
  */
 
 export * from "./cache.ts";
+export * from "./cache_options.ts";
 export * from "./call_history.ts";
 export * from "./replay.ts";
 export * from "./errors.ts";

@@ -1,0 +1,185 @@
+/**
+ * The options and result types of {@linkcode Cache}: how to connect, what
+ * each call accepts, and what `stats()` and `health()` report.
+ *
+ * @module
+ */
+
+import type { CacheError } from "./errors.ts";
+import type { RedisClientLike, TlsOptions } from "./redis_client.ts";
+
+/** A value that {@linkcode Cache.store} accepts. */
+export type Storable = string | Uint8Array | number | bigint;
+
+/** Options for {@linkcode Cache.connect}. */
+export interface CacheOptions {
+  /**
+   * The server: `redis://[[user][:password]@]host[:port][/db]`, or `rediss://`
+   * for TLS. Ignored when `client` is given.
+   *
+   * @default {The `REDIS_URL` environment variable, else `"redis://127.0.0.1:6379"`}
+   */
+  url?: string;
+  /**
+   * A connected client to use instead of opening a connection: node-redis,
+   * ioredis, Bun's `RedisClient`, or any {@linkcode RedisCommandClient}. The
+   * cache never closes a client it did not create.
+   */
+  client?: RedisClientLike;
+  /**
+   * Whether to clear the cache when connecting, as the original exercise's
+   * constructor does with `FLUSHDB`. With a `namespace`, only that namespace
+   * is cleared; the rest of the database is left alone.
+   *
+   * @default {true}
+   */
+  flush?: boolean;
+  /**
+   * A prefix that keeps this cache's keys apart: every key is written as
+   * `namespace:key` in Redis, while `store` still returns the bare key and
+   * `get` adds the prefix itself.
+   */
+  namespace?: string;
+  /**
+   * Bound on connecting, handshake and authentication included, in ms.
+   *
+   * @default {5000}
+   */
+  connectTimeout?: number;
+  /**
+   * Bound on each command, in ms; a command that runs past it rejects with a
+   * {@linkcode TimeoutError}. Each call can set its own.
+   *
+   * @default {5000}
+   */
+  timeout?: number;
+  /**
+   * Default expiry of stored values, in ms; also what `touch: true`
+   * resets a value's expiry to. Without it, values do not expire.
+   */
+  ttl?: number;
+  /**
+   * TLS settings: a private CA, a client certificate. TLS is on for
+   * `rediss://` URLs, and for `redis://` ones when this is given.
+   */
+  tls?: TlsOptions;
+  /**
+   * How many commands may wait while the connection is down; beyond that,
+   * calls fail at once with a {@linkcode ConnectionError} instead of piling up.
+   * Waiting commands are still bound by their timeout.
+   *
+   * @default {32}
+   */
+  offlineQueue?: number;
+  /**
+   * What reads (`get`, `getStr` …, `getMany`, `has`) do when Redis cannot be
+   * reached or does not answer in time: `"throw"` the error, or treat it as a
+   * `"miss"` (counted in `stats().errors` and reported to `onError`). Writes
+   * always throw. Each read can choose for itself.
+   *
+   * @default {"throw"}
+   */
+  onUnavailable?: UnavailablePolicy;
+  /**
+   * Whether `store` (and methods you decorate with `countCalls` or
+   * `callHistory`) keep the Python original's call count and history in
+   * Redis. Without it, `store` is one `SET`: one round trip instead of two.
+   *
+   * @default {true}
+   */
+  history?: boolean;
+  /**
+   * Whether `get` calls made in the same tick are sent as one command: a
+   * script that GETs each key, so each caller still gets its own value or
+   * error (a key holding a list still gives WRONGTYPE, unlike MGET). On Bun,
+   * whose client cannot read script replies as bytes, they are pipelined.
+   *
+   * @default {true}
+   */
+  coalesce?: boolean;
+  /**
+   * Called with every error that comes from Redis (connection, timeout,
+   * server error, undecodable value), before the call rejects, so an
+   * application can log Redis trouble in one place. An exception it throws
+   * is ignored.
+   */
+  onError?: (error: CacheError, event: ErrorEvent) => void;
+}
+
+/** What a read does when Redis is unavailable; see {@linkcode CacheOptions.onUnavailable}. */
+export type UnavailablePolicy = "throw" | "miss";
+
+/** The answer of {@linkcode Cache.health}. */
+export interface Health {
+  /** Whether Redis answered PING within the timeout. */
+  ok: boolean;
+  /** How long the PING took, or how long was waited before giving up, in ms. */
+  latencyMs: number;
+  /** Why it is not ok: the error's message, without credentials. */
+  error?: string;
+}
+
+/** What {@linkcode CacheOptions.onError} is told about a failed operation. */
+export interface ErrorEvent {
+  /** The Redis command that failed, such as `GET` or `SET`. */
+  command: string;
+}
+
+/** Options every operation accepts. */
+export interface CallOptions {
+  /** Aborts the call: it rejects at once with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bound on this call's commands, in ms, instead of the cache's `timeout`. */
+  timeout?: number;
+}
+
+/** Options for {@linkcode Cache.store}, {@linkcode Cache.storeMany} and {@linkcode Cache.storeJson}. */
+export interface StoreOptions extends CallOptions {
+  /** Expiry in ms, set in the same command (`SET … PX`). @default {The cache's `ttl`, else none} */
+  ttl?: number;
+}
+
+/** Options for reads: what to do when Redis is unavailable. */
+export interface ReadOptions extends CallOptions {
+  /** `"throw"` or `"miss"`. @default {The cache's `onUnavailable`} */
+  onUnavailable?: UnavailablePolicy;
+}
+
+/** Options for {@linkcode Cache.get} and the other reads of one key. */
+export interface GetOptions extends ReadOptions {
+  /**
+   * Sliding expiry: on a hit, reset the key's expiry in the same round trip
+   * (`GETEX … PX`): `true` to the cache's `ttl`, a number to that many ms.
+   */
+  touch?: boolean | number;
+}
+
+/** Options for {@linkcode Cache.getOrStore} and {@linkcode Cache.getOrStoreJson}. */
+export interface GetOrStoreOptions extends CallOptions {
+  /** Expiry of the stored value in ms. @default {The cache's `ttl`, else none} */
+  ttl?: number;
+  /**
+   * How long the loader may hold the cross-process lock, and how long a
+   * caller waits for another process's loader before a {@linkcode TimeoutError}, in ms.
+   *
+   * @default {10000}
+   */
+  lockTimeout?: number;
+}
+
+/** A loader for {@linkcode Cache.getOrStore}: computes the value on a miss. */
+export type Loader<T> = () => T | Promise<T>;
+
+/** Counters and latency since connecting or {@linkcode Cache.resetStats}. */
+export interface CacheStats {
+  /** Reads that found a value (per key for batches). */
+  hits: number;
+  /** Reads that found none (per key for batches). */
+  misses: number;
+  /** Values written (per value for batches). */
+  stores: number;
+  /** Operations that failed with a {@linkcode CacheError}. */
+  errors: number;
+  /** Latency of round trips to Redis, in ms, exact to within 5%. */
+  latency: { p50: number; p99: number };
+}
