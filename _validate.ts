@@ -130,3 +130,8 @@ export function encodeValue(data: unknown): RedisArgument {
 export function toBytes(value: RedisArgument): Uint8Array {
   return typeof value === "string" ? encoder.encode(value) : value;
 }
+
+/** `text` with SCAN MATCH's glob characters (`* ? [ ] \`) escaped, so it matches literally. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}

@@ -30,6 +30,7 @@ import {
   checkTimeout,
   checkTtl,
   encodeValue,
+  escapeGlob,
   MAX_KEY_LENGTH,
   toBytes,
 } from "./_validate.ts";
@@ -1252,9 +1253,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// SCAN MATCH treats * ? [ ] and \ as glob syntax; a namespace is literal.
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, "\\$&");
 }
