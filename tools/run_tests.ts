@@ -100,6 +100,23 @@ const runners: Runner[] = [
         "skipped",
       ]),
   },
+  {
+    // Keyv's own adapter suite, on the tsc output the node runner built.
+    name: "vitest",
+    command: [bin("vitest"), "run"],
+    // " Tests  2 failed | 40 passed | 1 skipped (43)"
+    parse(output) {
+      const line = /^\s*Tests\s+(.*)$/m.exec(output)?.[1];
+      if (line === undefined) return undefined;
+      const count = (word: string) =>
+        Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
+      return {
+        passed: count("passed"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+      };
+    },
+  },
 ];
 
 /**
