@@ -2,6 +2,7 @@
 // kept out of its public surface: `Cache.connect` registers each instance
 // here, and only modules of this package look it up.
 
+import type { Telemetry } from "./_telemetry.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
 /** The parts of a connected cache that sibling modules may use. */
@@ -12,6 +13,8 @@ export interface CacheInternals {
   getBytes(key: string): Promise<Uint8Array | null>;
   /** Whether `countCalls` and `callHistory` record anything for this cache. */
   readonly history: boolean;
+  /** The cache's OpenTelemetry instruments, when telemetry is on. */
+  readonly telemetry?: Telemetry;
   /** `namespace:`, or `""` without a namespace. */
   readonly prefix: string;
 }
@@ -21,6 +24,11 @@ const registry = new WeakMap<object, CacheInternals>();
 /** Records the internals of a newly connected cache. */
 export function registerCache(cache: object, internals: CacheInternals): void {
   registry.set(cache, internals);
+}
+
+/** The internals of `cache`, if it is a connected `Cache`. */
+export function findInternals(cache: object): CacheInternals | undefined {
+  return registry.get(cache);
 }
 
 /** The internals of `cache`, or a `TypeError` if it is not a connected `Cache`. */

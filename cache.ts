@@ -8,6 +8,7 @@
 import { registerCache } from "./_cache_internal.ts";
 import { callHistoryAs, countCallsAs } from "./_call_history.ts";
 import { Coalescer } from "./_coalescer.ts";
+import { openTelemetry, traced } from "./_telemetry.ts";
 import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
 import {
@@ -174,6 +175,14 @@ export class Cache implements AsyncDisposable {
     }
     let driver: Driver;
     let secrets: string[] = [];
+    let server: { address?: string; port?: number; database?: number } = {};
+    if (options.client === undefined) {
+      const { host, port, database } = parseRedisUrl(
+        options.url ?? readEnv("REDIS_URL") ?? DEFAULT_URL,
+      );
+      server = { address: host, port, database };
+    }
+    const telemetry = await openTelemetry(options.telemetry, server);
     if (options.client !== undefined) {
       driver = await adaptClient(options.client);
     } else {
@@ -220,6 +229,7 @@ export class Cache implements AsyncDisposable {
         cache.#run(String(args[0]), (driver) => driver.send(args)),
       getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
       history: options.history ?? true,
+      telemetry,
       prefix: cache.#prefix,
     });
     if (flush) {
@@ -265,6 +275,7 @@ export class Cache implements AsyncDisposable {
    * @throws {RangeError} `data` is `NaN` or infinite, or `ttl` is not a positive whole number.
    * @throws {CacheError} Redis failed or did not answer in time.
    */
+  @traced("store", () => 1)
   @countCallsAs("Cache.store")
   @callHistoryAs("Cache.store")
   async store(data: Storable, options?: StoreOptions): Promise<string> {
@@ -294,6 +305,7 @@ export class Cache implements AsyncDisposable {
    * @param options `ttl` in ms for every value, `signal`, `timeout`.
    * @returns The new keys.
    */
+  @traced("storeMany", (args) => (args[0] as unknown[]).length)
   async storeMany(
     values: readonly Storable[],
     options?: StoreOptions,
@@ -342,6 +354,7 @@ export class Cache implements AsyncDisposable {
    * @returns The new key.
    * @throws {TypeError} `value` would not come back from JSON as it went in.
    */
+  @traced("storeJson", () => 1)
   async storeJson(value: unknown, options?: StoreOptions): Promise<string> {
     const json = stringifyExactly(value);
     const call = checkOptions(options);
@@ -403,6 +416,7 @@ export class Cache implements AsyncDisposable {
     fn: (value: Uint8Array) => T | Promise<T>,
     options?: GetOptions,
   ): Promise<Awaited<T> | null>;
+  @traced("get", () => 1, (result) => result === null ? 0 : 1)
   async get<T>(
     key: string,
     fn?: (value: Uint8Array) => T | Promise<T>,
@@ -570,6 +584,11 @@ export class Cache implements AsyncDisposable {
     fn: (value: Uint8Array) => T | Promise<T>,
     options?: ReadOptions,
   ): Promise<(Awaited<T> | null)[]>;
+  @traced(
+    "getMany",
+    (args) => (args[0] as unknown[]).length,
+    (result) => (result as unknown[]).filter((v) => v !== null).length,
+  )
   async getMany<T>(
     keys: readonly string[],
     fn?: (value: Uint8Array) => T | Promise<T>,
@@ -614,6 +633,7 @@ export class Cache implements AsyncDisposable {
    * @param options `signal`, `timeout`.
    * @returns `true` when the key exists.
    */
+  @traced("has", () => 1, (result) => result ? 1 : 0)
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
@@ -643,6 +663,10 @@ export class Cache implements AsyncDisposable {
    * @param keysAndOptions The keys, then optionally `{ signal, timeout }`.
    * @returns How many keys were removed.
    */
+  @traced(
+    "delete",
+    (args) => args.filter((arg) => typeof arg === "string").length,
+  )
   async delete(
     ...keysAndOptions: [...string[], CallOptions] | string[]
   ): Promise<number> {
@@ -679,6 +703,7 @@ export class Cache implements AsyncDisposable {
    * @param options `signal`, `timeout`.
    * @returns Milliseconds left, `Infinity` for a key without expiry, `null` for a missing key.
    */
+  @traced("ttl", () => 1)
   async ttl(key: string, options?: CallOptions): Promise<number | null> {
     const redisKey = this.#prefix + checkKey(key);
     const reply = Number(
@@ -709,6 +734,7 @@ export class Cache implements AsyncDisposable {
    * @param options `signal`, `timeout`.
    * @returns Whether the key existed (and so now expires).
    */
+  @traced("expire", () => 1)
   async expire(
     key: string,
     ttl: number,
@@ -741,6 +767,7 @@ export class Cache implements AsyncDisposable {
    *
    * @param options `signal`, `timeout` (per batch).
    */
+  @traced("clear", () => 0)
   async clear(options?: CallOptions): Promise<void> {
     await this.#clear(checkOptions(options));
   }
@@ -776,6 +803,7 @@ export class Cache implements AsyncDisposable {
    * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
    * @returns The stored bytes.
    */
+  @traced("getOrStore", () => 1)
   getOrStore(
     key: string,
     loader: Loader<Storable>,
@@ -805,6 +833,7 @@ export class Cache implements AsyncDisposable {
    * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
    * @returns The value.
    */
+  @traced("getOrStoreJson", () => 1)
   async getOrStoreJson<T>(
     key: string,
     loader: Loader<T>,

@@ -7,6 +7,7 @@
 
 import type { CacheError } from "./errors.ts";
 import type { RedisClientLike, TlsOptions } from "./redis_client.ts";
+import type { TelemetryOption } from "./telemetry.ts";
 
 /** A value that {@linkcode Cache.store} accepts. */
 export type Storable = string | Uint8Array | number | bigint;
@@ -97,6 +98,12 @@ export interface CacheOptions {
    * @default {true}
    */
   coalesce?: boolean;
+  /**
+   * OpenTelemetry: `true` for the global tracer and meter of
+   * `@opentelemetry/api` (which is then imported; install it), or your own
+   * `{ tracer, meter }`. Off by default: nothing is recorded or imported.
+   */
+  telemetry?: TelemetryOption;
   /**
    * Called with every error that comes from Redis (connection, timeout,
    * server error, undecodable value), before the call rejects, so an

@@ -22,5 +22,6 @@ export * from "./cache.ts";
 export * from "./cache_options.ts";
 export * from "./call_history.ts";
 export * from "./replay.ts";
+export * from "./telemetry.ts";
 export * from "./errors.ts";
 export * from "./redis_client.ts";

@@ -1,0 +1,165 @@
+// OpenTelemetry, recorded with the SDK's in-memory exporters: spans and
+// metrics for a hit, a miss, a batch and a failure, and nothing when off.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { metrics, trace } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import {
+  MeterProvider,
+  type MetricData,
+  MetricReader,
+} from "@opentelemetry/sdk-metrics";
+import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
+import { redisForThisFile } from "./_test_util.ts";
+
+const { server, raw } = await redisForThisFile();
+
+class CollectingReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function instruments() {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const reader = new CollectingReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  return {
+    tracerProvider,
+    meterProvider,
+    tracer: tracerProvider.getTracer("test") as unknown as TracerLike,
+    meter: meterProvider.getMeter("test") as unknown as MeterLike,
+    spans: (): ReadableSpan[] => exporter.getFinishedSpans(),
+    async metric(name: string): Promise<MetricData | undefined> {
+      const { resourceMetrics } = await reader.collect();
+      return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics)
+        .find((metric) => metric.descriptor.name === name);
+    },
+  };
+}
+
+function sum(metric: MetricData | undefined): number {
+  return (metric?.dataPoints ?? []).reduce(
+    (total, point) => total + (point.value as number),
+    0,
+  );
+}
+
+test("a hit and a miss: one span each, with the database attributes, and the counters", async () => {
+  const otel = instruments();
+  await using cache = await Cache.connect({
+    url: server.url(),
+    telemetry: { tracer: otel.tracer, meter: otel.meter },
+  });
+  const key = await cache.store("x");
+  await cache.get(key);
+  await cache.get("missing");
+  const spans = otel.spans();
+  assert.deepEqual(spans.map((span) => span.name), ["store", "get", "get"]);
+  const [, hit, miss] = spans;
+  assert.equal(hit.attributes["db.system.name"], "redis");
+  assert.equal(hit.attributes["db.operation.name"], "get");
+  assert.equal(hit.attributes["server.address"], "127.0.0.1");
+  assert.equal(hit.attributes["server.port"], server.port);
+  assert.equal(hit.attributes["cache.hit"], true);
+  assert.equal(miss.attributes["cache.hit"], false);
+  assert.equal(hit.kind, 2, "SpanKind.CLIENT");
+  assert.equal(sum(await otel.metric("cache.hits")), 1);
+  assert.equal(sum(await otel.metric("cache.misses")), 1);
+  const duration = await otel.metric("db.client.operation.duration");
+  assert.equal(duration?.descriptor.unit, "s");
+  const counts = (duration?.dataPoints ?? []).map((point) =>
+    (point.value as { count: number }).count
+  );
+  assert.equal(counts.reduce((a, b) => a + b, 0), 3);
+});
+
+test("a batch: one span with its size, hits and misses", async () => {
+  const otel = instruments();
+  await using cache = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    telemetry: { tracer: otel.tracer, meter: otel.meter },
+  });
+  const keys = await cache.storeMany(["a", "b"]);
+  await cache.getMany([...keys, "missing"]);
+  const batch = otel.spans().find((span) => span.name === "getMany")!;
+  assert.equal(batch.attributes["db.operation.batch.size"], 3);
+  assert.equal(batch.attributes["cache.hits"], 2);
+  assert.equal(batch.attributes["cache.misses"], 1);
+  assert.equal(
+    otel.spans().find((span) => span.name === "storeMany")
+      ?.attributes["db.operation.batch.size"],
+    2,
+  );
+});
+
+test("a failure: the span is an error with its type and the exception; cache.errors counts it", async () => {
+  const otel = instruments();
+  await using cache = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    telemetry: { tracer: otel.tracer, meter: otel.meter },
+  });
+  await raw.send("DEL", "a-list");
+  await raw.send("RPUSH", "a-list", "x");
+  await assert.rejects(cache.get("a-list"));
+  const [span] = otel.spans();
+  assert.equal(span.status.code, 2, "SpanStatusCode.ERROR");
+  assert.equal(span.attributes["error.type"], "CommandError");
+  assert.equal(span.events[0]?.name, "exception");
+  assert.equal(sum(await otel.metric("cache.errors")), 1);
+});
+
+test("telemetry: true uses the global tracer and meter of @opentelemetry/api", async () => {
+  const otel = instruments();
+  trace.setGlobalTracerProvider(otel.tracerProvider);
+  metrics.setGlobalMeterProvider(otel.meterProvider);
+  try {
+    await using cache = await Cache.connect({
+      url: server.url(),
+      flush: false,
+      telemetry: true,
+    });
+    await cache.get("global");
+    assert.deepEqual(otel.spans().map((span) => span.name), ["get"]);
+    assert.equal(sum(await otel.metric("cache.misses")), 1);
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+});
+
+test("off by default: nothing is recorded", async () => {
+  const otel = instruments();
+  trace.setGlobalTracerProvider(otel.tracerProvider);
+  metrics.setGlobalMeterProvider(otel.meterProvider);
+  try {
+    await using cache = await Cache.connect({
+      url: server.url(),
+      flush: false,
+    });
+    await cache.get(await cache.store("quiet"));
+    assert.deepEqual(otel.spans(), []);
+    assert.equal(await otel.metric("cache.hits"), undefined);
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+  await assert.rejects(
+    Cache.connect({ url: server.url(), telemetry: "yes" as never }),
+    TypeError,
+  );
+});
