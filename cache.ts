@@ -8,6 +8,7 @@
 import { registerCache } from "./_cache_internal.ts";
 import { callHistoryAs, countCallsAs } from "./_call_history.ts";
 import { Coalescer } from "./_coalescer.ts";
+import { scanKeys } from "./_scan.ts";
 import { openTelemetry, traced } from "./_telemetry.ts";
 import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
@@ -66,7 +67,6 @@ const DEFAULT_LOCK_TIMEOUT = 10_000;
 const DEFAULT_OFFLINE_QUEUE = 32;
 // Above this mean value size, coalesced gets go as pipelined GETs.
 const LARGE_VALUE = 8 * 1024;
-const SCAN_COUNT = 1_000;
 const POLL_FIRST = 5;
 const POLL_LONGEST = 100;
 
@@ -1078,27 +1078,11 @@ export class Cache implements AsyncDisposable {
       return;
     }
     const pattern = `${escapeGlob(this.#namespace)}:*`;
-    let cursor = "0";
-    do {
-      const reply = await this.#run("SCAN", (driver) =>
-        driver.send([
-          "SCAN",
-          cursor,
-          "MATCH",
-          pattern,
-          "COUNT",
-          String(SCAN_COUNT),
-        ]), call);
-      const [next, keys] = reply as [string, string[]];
-      if (keys.length > 0) {
-        await this.#run(
-          "UNLINK",
-          (driver) => driver.send(["UNLINK", ...keys]),
-          call,
-        );
-      }
-      cursor = String(next);
-    } while (cursor !== "0");
+    const send = (args: readonly RedisArgument[]) =>
+      this.#run(String(args[0]), (driver) => driver.send(args), call);
+    for await (const keys of scanKeys(send, pattern)) {
+      await send(["UNLINK", ...keys]);
+    }
   }
 
   // Runs one call to Redis within its timeout and signal, records its

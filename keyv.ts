@@ -25,12 +25,12 @@
 
 import { EventEmitter } from "node:events";
 import { internalsOf } from "./_cache_internal.ts";
+import { scanKeys } from "./_scan.ts";
 import { checkKey, checkTtl, encodeValue, escapeGlob } from "./_validate.ts";
 import type { Cache } from "./cache.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const SCAN_COUNT = 1_000;
 
 /** A value as Keyv hands it to its store: its serialized text, or bytes. */
 export type KeyvStoredValue = string | Uint8Array;
@@ -205,19 +205,7 @@ export class KeyvStore extends EventEmitter {
     const pattern = `${escapeGlob(prefix)}${
       namespace === undefined ? "" : `${escapeGlob(namespace)}:`
     }*`;
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.#send([
-        "SCAN",
-        cursor,
-        "MATCH",
-        pattern,
-        "COUNT",
-        String(SCAN_COUNT),
-      ]) as [string, string[]];
-      if (keys.length > 0) yield keys;
-      cursor = String(next);
-    } while (cursor !== "0");
+    yield* scanKeys(this.#send.bind(this), pattern);
   }
 }
 

@@ -50,6 +50,21 @@ function instruments() {
   };
 }
 
+/** Runs `body` with `otel`'s providers as the global ones of @opentelemetry/api. */
+async function asGlobal(
+  otel: ReturnType<typeof instruments>,
+  body: () => Promise<void>,
+): Promise<void> {
+  trace.setGlobalTracerProvider(otel.tracerProvider);
+  metrics.setGlobalMeterProvider(otel.meterProvider);
+  try {
+    await body();
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+}
+
 function sum(metric: MetricData | undefined): number {
   return (metric?.dataPoints ?? []).reduce(
     (total, point) => total + (point.value as number),
@@ -125,9 +140,7 @@ test("a failure: the span is an error with its type and the exception; cache.err
 
 test("telemetry: true uses the global tracer and meter of @opentelemetry/api", async () => {
   const otel = instruments();
-  trace.setGlobalTracerProvider(otel.tracerProvider);
-  metrics.setGlobalMeterProvider(otel.meterProvider);
-  try {
+  await asGlobal(otel, async () => {
     await using cache = await Cache.connect({
       url: server.url(),
       flush: false,
@@ -136,17 +149,12 @@ test("telemetry: true uses the global tracer and meter of @opentelemetry/api", a
     await cache.get("global");
     assert.deepEqual(otel.spans().map((span) => span.name), ["get"]);
     assert.equal(sum(await otel.metric("cache.misses")), 1);
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  });
 });
 
 test("off by default: nothing is recorded", async () => {
   const otel = instruments();
-  trace.setGlobalTracerProvider(otel.tracerProvider);
-  metrics.setGlobalMeterProvider(otel.meterProvider);
-  try {
+  await asGlobal(otel, async () => {
     await using cache = await Cache.connect({
       url: server.url(),
       flush: false,
@@ -154,10 +162,7 @@ test("off by default: nothing is recorded", async () => {
     await cache.get(await cache.store("quiet"));
     assert.deepEqual(otel.spans(), []);
     assert.equal(await otel.metric("cache.hits"), undefined);
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  });
   await assert.rejects(
     Cache.connect({ url: server.url(), telemetry: "yes" as never }),
     TypeError,
