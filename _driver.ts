@@ -206,9 +206,7 @@ export function getEachCommand(keys: readonly string[]): string[] {
 /** Turns the reply of {@linkcode GET_EACH} into one result per key. */
 export function parseGetEach(reply: unknown): (Uint8Array | null | Error)[] {
   const [values, errors] = reply as [(Uint8Array | null)[], unknown[]];
-  const results: (Uint8Array | null | Error)[] = values.map((value) =>
-    value === null ? null : asUint8Array(value)
-  );
+  const results: (Uint8Array | null | Error)[] = asByteList(values);
   for (let i = 0; i < errors.length; i += 2) {
     const message = errors[i + 1];
     results[Number(errors[i]) - 1] = new CommandError(
@@ -226,6 +224,13 @@ export function getCommand(key: string, touch?: number): string[] {
   return touch === undefined
     ? ["GET", key]
     : ["GETEX", key, "PX", String(touch)];
+}
+
+/** A list of values as clients give them (`Buffer` or `null`), as plain `Uint8Array`s. */
+export function asByteList(
+  values: readonly (Uint8Array | null)[],
+): (Uint8Array | null)[] {
+  return values.map((value) => value === null ? null : asUint8Array(value));
 }
 
 /** A zero-copy `Uint8Array` view of a Node `Buffer` or other byte view. */

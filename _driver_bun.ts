@@ -8,6 +8,7 @@
 // next command needs one, with backoff between failed attempts.
 
 import {
+  asByteList,
   asUint8Array,
   connectWithin,
   type Driver,
@@ -92,9 +93,7 @@ export class BunDriver implements Driver {
       const replies = await Promise.all(
         keys.map((key) => client.getBuffer(key)),
       );
-      return replies.map((reply) =>
-        reply === null ? null : asUint8Array(reply)
-      );
+      return asByteList(replies);
     } catch (error) {
       throw toCacheError(error, "MGET", isServerReply);
     }

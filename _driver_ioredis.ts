@@ -2,6 +2,7 @@
 
 import {
   asBuffer,
+  asByteList,
   asUint8Array,
   type Driver,
   getCommand,
@@ -41,9 +42,7 @@ export class IoRedisDriver implements Driver {
   async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
     try {
       const replies = await this.#client.callBuffer("MGET", [...keys]);
-      return (replies as (Uint8Array | null)[]).map((reply) =>
-        reply === null ? null : asUint8Array(reply)
-      );
+      return asByteList(replies as (Uint8Array | null)[]);
     } catch (error) {
       throw toCacheError(error, "MGET", isServerReply);
     }

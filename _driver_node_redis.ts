@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { createClient, ErrorReply } from "redis";
 import {
   asBuffer,
+  asByteList,
   asUint8Array,
   connectWithin,
   type Driver,
@@ -72,9 +73,7 @@ export class NodeRedisDriver implements Driver {
         ["MGET", ...keys],
         AS_BYTES,
       );
-      return (replies as (Buffer | null)[]).map((reply) =>
-        reply === null ? null : asUint8Array(reply)
-      );
+      return asByteList(replies as (Buffer | null)[]);
     } catch (error) {
       throw toCacheError(error, "MGET", isServerReply);
     }
