@@ -11,6 +11,8 @@ export interface CacheInternals {
   send(args: readonly RedisArgument[]): Promise<unknown>;
   /** `GET` of a key as given (no prefix added), binary-safe, within the timeout. */
   getBytes(key: string): Promise<Uint8Array | null>;
+  /** Batches of full keys matching a glob `pattern` (SCAN on every primary). */
+  scan(pattern: string): AsyncGenerator<string[]>;
   /** Whether `countCalls` and `callHistory` record anything for this cache. */
   readonly history: boolean;
   /** The cache's OpenTelemetry instruments, when telemetry is on. */

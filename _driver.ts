@@ -18,8 +18,10 @@ export interface Driver {
    * Sends one command. Bulk-string replies come back as text, so use it
    * only where text is expected (status replies, integers, key names).
    * Rejects with a {@linkcode CommandError} when Redis answers with an error.
+   * `key` picks the node in a cluster for a command without a key of its
+   * own (`WAIT` after a write); elsewhere it is ignored.
    */
-  send(args: readonly RedisArgument[]): Promise<unknown>;
+  send(args: readonly RedisArgument[], key?: string): Promise<unknown>;
   /**
    * `GET key`, binary-safe: the exact bytes, or `null` for a missing key.
    * With `touch`, also resets the key's expiry to `touch` ms on a hit, in the
@@ -41,6 +43,26 @@ export interface Driver {
   readonly connected: boolean;
   /** Releases the connection if this driver opened it; a client the user passed in stays open. */
   close(): Promise<void>;
+  /**
+   * Present on Redis Cluster, where keys of one command must share a hash
+   * slot and some commands must run on every primary.
+   */
+  readonly cluster?: ClusterNodes;
+  /**
+   * Present when the connection has client-side caching on (`CLIENT
+   * TRACKING`): registers a listener for each key Redis says has changed
+   * since this connection read it, and for `null` when everything read
+   * before must be forgotten (a flush, a lost connection).
+   */
+  readonly watchInvalidations?: (
+    listener: (key: string | null) => void,
+  ) => void;
+}
+
+/** The nodes of a Redis Cluster, for commands each primary must run. */
+export interface ClusterNodes {
+  /** A driver for each primary (`SCAN` walks one node's keys only). */
+  primaries(): Promise<Driver[]>;
 }
 
 /** How to open a connection of our own. */
@@ -50,11 +72,17 @@ export interface OpenOptions {
   readonly connectTimeout: number;
   /** TLS settings; TLS is on for `rediss://` URLs. */
   readonly tls?: TlsOptions;
+  /** Turn client-side caching on, for an in-process layer. */
+  readonly tracking?: boolean;
 }
 
-/** Opens a connection with the best client for this runtime. */
+/**
+ * Opens a connection with the best client for this runtime; with
+ * `tracking`, node-redis on every runtime (Bun's client does not pass
+ * invalidation pushes on).
+ */
 export async function openDriver(options: OpenOptions): Promise<Driver> {
-  if (isBun()) {
+  if (isBun() && !options.tracking) {
     const { openBunDriver } = await import("./_driver_bun.ts");
     return await openBunDriver(options);
   }
@@ -75,10 +103,32 @@ export async function adaptClient(client: RedisClientLike): Promise<Driver> {
     const { IoRedisDriver } = await import("./_driver_ioredis.ts");
     return new IoRedisDriver(client);
   }
-  if (hasMethods(client, "sendCommand", "withTypeMapping")) {
+  if (hasMethods(client, "sendCommand", "getMasters", "nodeClient")) {
+    const { ClusterDriver, clusterRoute } = await import(
+      "./_driver_cluster.ts"
+    );
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    return new ClusterDriver(clusterRoute(client as any), client as any, false);
+  }
+  if (hasMethods(client, "sendCommand", "acquire", "withTypeMapping")) {
+    const { sentinelRoute } = await import("./_driver_sentinel.ts");
     const { NodeRedisDriver } = await import("./_driver_node_redis.ts");
     // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
-    return new NodeRedisDriver(client as any, false);
+    return new NodeRedisDriver(sentinelRoute(client as any), false);
+  }
+  if (hasMethods(client, "sendCommand", "withTypeMapping")) {
+    const { invalidationsOf, NodeRedisDriver, singleRoute } = await import(
+      "./_driver_node_redis.ts"
+    );
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    const nodeRedis = client as any;
+    return new NodeRedisDriver(
+      singleRoute(nodeRedis),
+      false,
+      nodeRedis.options?.emitInvalidate === true
+        ? invalidationsOf(nodeRedis)
+        : undefined,
+    );
   }
   if (hasMethods(client, "sendCommand")) {
     const { CommandClientDriver } = await import("./_driver_command.ts");

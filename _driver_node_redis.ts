@@ -1,5 +1,5 @@
-// The driver for node-redis, the official client: ours on Deno and Node, or
-// a client the user passes in on any runtime.
+// The driver for node-redis, the official client: ours on Deno and Node (and
+// for Cluster and Sentinel on every runtime), or a client the user passes in.
 
 import { Buffer } from "node:buffer";
 import { deadline } from "./_deadline.ts";
@@ -19,7 +19,8 @@ import {
   reconnectDelay,
   toCacheError,
 } from "./_driver.ts";
-import type { RedisArgument } from "./redis_client.ts";
+import type { RedisArgument, TlsOptions } from "./redis_client.ts";
+import type { RedisEndpoint } from "./_url.ts";
 
 // RESP type code of bulk strings ("$"). Per-command type mappings make GET
 // return bytes and everything else text, whatever the client's own setting.
@@ -39,18 +40,55 @@ export interface NodeRedisClient {
   readonly isReady?: boolean;
 }
 
-/** Sends commands through a node-redis client. */
-export class NodeRedisDriver implements Driver {
-  readonly #client: NodeRedisClient;
-  readonly #owned: boolean;
+/**
+ * How commands reach Redis through one kind of node-redis client: a single
+ * connection, a cluster (routed by `key`) or a Sentinel-managed set (reads
+ * may go to replicas when `readonly`).
+ */
+export interface NodeRedisRoute {
+  send(
+    args: (string | Buffer)[],
+    options: object,
+    key: string | undefined,
+    readonly: boolean,
+  ): Promise<unknown>;
+  readonly ready: boolean;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
 
-  constructor(client: NodeRedisClient, owned: boolean) {
-    this.#client = client;
+/** The route of a single node-redis client. */
+export function singleRoute(client: NodeRedisClient): NodeRedisRoute {
+  return {
+    send: (args, options) => client.sendCommand(args, options),
+    get ready() {
+      return client.isReady !== false;
+    },
+    close: () => client.close?.() ?? Promise.resolve(),
+    destroy: () => client.destroy?.(),
+  };
+}
+
+/** Sends commands through a node-redis client, cluster or sentinel. */
+export class NodeRedisDriver implements Driver {
+  protected readonly route: NodeRedisRoute;
+  readonly #owned: boolean;
+  readonly watchInvalidations?: Driver["watchInvalidations"];
+
+  constructor(
+    route: NodeRedisRoute,
+    owned: boolean,
+    watchInvalidations?: Driver["watchInvalidations"],
+  ) {
+    this.route = route;
     this.#owned = owned;
+    if (watchInvalidations !== undefined) {
+      this.watchInvalidations = watchInvalidations;
+    }
   }
 
-  send(args: readonly RedisArgument[]): Promise<unknown> {
-    return this.#client.sendCommand(args.map(asBuffer), AS_TEXT).catch(
+  send(args: readonly RedisArgument[], key?: string): Promise<unknown> {
+    return this.route.send(args.map(asBuffer), AS_TEXT, key, false).catch(
       (error) => {
         throw toCacheError(error, args[0], isServerReply);
       },
@@ -60,7 +98,12 @@ export class NodeRedisDriver implements Driver {
   async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
     const command = getCommand(key, touch);
     try {
-      const reply = await this.#client.sendCommand(command, AS_BYTES);
+      const reply = await this.route.send(
+        command,
+        AS_BYTES,
+        key,
+        touch === undefined,
+      );
       return reply === null ? null : asUint8Array(reply as Buffer);
     } catch (error) {
       throw toCacheError(error, command[0], isServerReply);
@@ -69,9 +112,11 @@ export class NodeRedisDriver implements Driver {
 
   async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
     try {
-      const replies = await this.#client.sendCommand(
+      const replies = await this.route.send(
         ["MGET", ...keys],
         AS_BYTES,
+        keys.length === 1 ? keys[0] : undefined,
+        true,
       );
       return asByteList(replies as (Buffer | null)[]);
     } catch (error) {
@@ -84,7 +129,7 @@ export class NodeRedisDriver implements Driver {
   ): Promise<(Uint8Array | null | Error)[]> {
     try {
       return parseGetEach(
-        await this.#client.sendCommand(getEachCommand(keys), AS_BYTES),
+        await this.route.send(getEachCommand(keys), AS_BYTES, keys[0], true),
       );
     } catch (error) {
       throw toCacheError(error, "EVAL", isServerReply);
@@ -92,7 +137,7 @@ export class NodeRedisDriver implements Driver {
   }
 
   get connected(): boolean {
-    return this.#client.isReady !== false;
+    return this.route.ready;
   }
 
   async close(): Promise<void> {
@@ -101,14 +146,14 @@ export class NodeRedisDriver implements Driver {
       // A graceful close waits for queued commands, which never complete
       // while the server is down: give it a moment, then destroy.
       await deadline(
-        this.#client.close?.() ?? Promise.resolve(),
+        this.route.close(),
         CLOSE_GRACE,
         () => new Error("close timed out"),
       );
     } catch {
       // Already closed or never fully open: destroying below is enough.
     } finally {
-      this.#client.destroy?.();
+      this.route.destroy();
     }
   }
 }
@@ -117,31 +162,93 @@ export class NodeRedisDriver implements Driver {
 export async function openNodeRedisDriver(
   options: OpenOptions,
 ): Promise<Driver> {
-  let ready = false;
+  const { socket, markReady } = socketOptions(options.endpoint, options);
   const client = createClient({
     url: options.endpoint.url,
-    // The cache bounds every command itself; node-redis's own per-command
-    // timer (5 s by default since v6) would only add an AbortSignal per call.
-    commandOptions: { timeout: 0 },
-    socket: {
-      ...tlsSocketOptions(options),
-      connectTimeout: options.connectTimeout,
-      // The first connect fails at once so `connect()` can report why; after
-      // that, a lost connection is retried until `close()`.
-      reconnectStrategy: (retries: number) =>
-        ready ? reconnectDelay(retries) : false,
-    },
+    ...COMMAND_OPTIONS,
+    // Client-side caching: every (re)connect turns tracking on, and Redis
+    // pushes invalidations on this connection, in order with the replies.
+    ...(options.tracking ? { RESP: 3, emitInvalidate: true } : {}),
+    socket,
   });
   // node-redis emits "error" for every failed (re)connect; without a
   // listener the process would crash. Failures reach callers as rejections.
   client.on("error", () => {});
   await connectWithin(client.connect(), options, () => client.destroy());
-  ready = true;
-  return new NodeRedisDriver(client as NodeRedisClient, true);
+  markReady();
+  return new NodeRedisDriver(
+    singleRoute(client as unknown as NodeRedisClient),
+    true,
+    options.tracking ? invalidationsOf(client as EventSource) : undefined,
+  );
+}
+
+/** A node-redis client's events, as far as invalidations need them. */
+export interface EventSource {
+  on(event: string, listener: (key?: unknown) => void): unknown;
+  readonly options?: { emitInvalidate?: boolean };
+}
+
+/**
+ * The invalidations of a node-redis client made with `RESP: 3` and
+ * `emitInvalidate: true`: each changed key, and `null` (forget everything)
+ * for a flush and whenever the connection drops or comes back, since
+ * invalidations may have been missed in between.
+ */
+export function invalidationsOf(
+  client: EventSource,
+): NonNullable<Driver["watchInvalidations"]> {
+  return (listener) => {
+    client.on("invalidate", (key) => {
+      listener(
+        key === null || key === undefined
+          ? null
+          : Buffer.isBuffer(key)
+          ? key.toString("utf8")
+          : String(key),
+      );
+    });
+    for (const event of ["error", "end", "reconnecting", "ready"]) {
+      client.on(event, () => listener(null));
+    }
+  };
+}
+
+/**
+ * The cache bounds every command itself; node-redis's own per-command timer
+ * (5 s by default since v6) would only add an AbortSignal per call.
+ */
+export const COMMAND_OPTIONS = { commandOptions: { timeout: 0 } } as const;
+
+/**
+ * Socket options for a connection of ours: the connect timeout, TLS, and a
+ * reconnect strategy under which the first connect fails at once (so
+ * `connect()` can report why) while a connection lost later is retried
+ * until `close()`; call `markReady` once connected.
+ */
+export function socketOptions(
+  endpoint: RedisEndpoint,
+  options: { connectTimeout: number; tls?: TlsOptions },
+): { socket: Record<string, unknown>; markReady: () => void } {
+  let ready = false;
+  return {
+    socket: {
+      ...tlsSocketOptions(endpoint, options.tls),
+      connectTimeout: options.connectTimeout,
+      reconnectStrategy: (retries: number) =>
+        ready ? reconnectDelay(retries) : false,
+    },
+    markReady: () => {
+      ready = true;
+    },
+  };
 }
 
 // node-redis takes Node's tls.connect options inside `socket`.
-function tlsSocketOptions({ endpoint, tls }: OpenOptions): object {
+function tlsSocketOptions(
+  endpoint: RedisEndpoint,
+  tls: TlsOptions | undefined,
+): object {
   if (!endpoint.tls && tls === undefined) return {};
   return {
     tls: true,

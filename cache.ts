@@ -12,18 +12,14 @@ import { scanKeys } from "./_scan.ts";
 import { openTelemetry, traced } from "./_telemetry.ts";
 import { deadline } from "./_deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
-import {
-  adaptClient,
-  type Driver,
-  GET_EACH_MAX,
-  openDriver,
-} from "./_driver.ts";
-import { readEnv } from "./_env.ts";
+import { type Driver, GET_EACH_MAX } from "./_driver.ts";
 import { stringifyExactly } from "./_json.ts";
 import { LatencyHistogram } from "./_latency.ts";
 import { tryLock, unlock } from "./_lock.ts";
 import { redact } from "./_redact.ts";
-import { parseRedisUrl } from "./_url.ts";
+import { openConnection, planConnection } from "./_open.ts";
+import { groupBySlot } from "./_key_slot.ts";
+import { LocalLayer } from "./_local_layer.ts";
 import {
   checkKey,
   checkNamespace,
@@ -41,6 +37,7 @@ import {
   CommandError,
   ConnectionError,
   DecodeError,
+  ReplicationError,
   TimeoutError,
 } from "./errors.ts";
 import type { RedisArgument } from "./redis_client.ts";
@@ -52,6 +49,7 @@ import type {
   GetOptions,
   GetOrStoreOptions,
   Health,
+  L1Options,
   Loader,
   ReadOptions,
   Storable,
@@ -61,7 +59,6 @@ import type {
 
 export { MAX_KEY_LENGTH };
 
-const DEFAULT_URL = "redis://127.0.0.1:6379";
 const DEFAULT_TIMEOUT = 5_000;
 const DEFAULT_LOCK_TIMEOUT = 10_000;
 const DEFAULT_OFFLINE_QUEUE = 32;
@@ -107,6 +104,8 @@ export class Cache implements AsyncDisposable {
   #scriptBatches = true;
   #meanValueSize = 0;
   #secrets: readonly string[] = [];
+  #waitReplicas = 0;
+  #local: LocalLayer | undefined;
   readonly #loading = new Map<string, Promise<Loaded>>();
   readonly #latency = new LatencyHistogram();
   #hits = 0;
@@ -173,33 +172,13 @@ export class Cache implements AsyncDisposable {
         `offlineQueue must be a whole number of commands, 0 or more, got ${offlineQueue}`,
       );
     }
-    let driver: Driver;
-    let secrets: string[] = [];
-    let server: { address?: string; port?: number; database?: number } = {};
-    if (options.client === undefined) {
-      const { host, port, database } = parseRedisUrl(
-        options.url ?? readEnv("REDIS_URL") ?? DEFAULT_URL,
-      );
-      server = { address: host, port, database };
-    }
-    const telemetry = await openTelemetry(options.telemetry, server);
-    if (options.client !== undefined) {
-      driver = await adaptClient(options.client);
-    } else {
-      const endpoint = parseRedisUrl(
-        options.url ?? readEnv("REDIS_URL") ?? DEFAULT_URL,
-      );
-      secrets = endpoint.password === undefined ? [] : [endpoint.password];
-      try {
-        driver = await openDriver({
-          endpoint,
-          connectTimeout,
-          tls: options.tls,
-        });
-      } catch (error) {
-        throw redact(error, secrets);
-      }
-    }
+    const waitReplicas = checkReplicas(options.waitReplicas ?? 0);
+    const local = options.l1 === undefined
+      ? undefined
+      : openLocalLayer(options.l1);
+    const connection = planConnection(options);
+    const telemetry = await openTelemetry(options.telemetry, connection.server);
+    const driver = await openConnection(connection, connectTimeout);
     // `this` is Cache or a subclass; its constructor is protected, so the
     // type of `this` cannot say it is constructible.
     const cache = new (this as unknown as new () => C)();
@@ -223,11 +202,17 @@ export class Cache implements AsyncDisposable {
         )
       );
     }
-    cache.#secrets = secrets;
+    cache.#secrets = connection.secrets;
+    cache.#waitReplicas = waitReplicas;
+    if (local !== undefined) {
+      cache.#local = local;
+      driver.watchInvalidations?.((key) => local.invalidate(key));
+    }
     registerCache(cache, {
       send: (args) =>
         cache.#run(String(args[0]), (driver) => driver.send(args)),
       getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
+      scan: (pattern) => cache.#scan(pattern, {}),
       history: options.history ?? true,
       telemetry,
       prefix: cache.#prefix,
@@ -317,19 +302,30 @@ export class Cache implements AsyncDisposable {
     const keys = encoded.map(() => crypto.randomUUID());
     if (keys.length === 0) return keys;
     const redisKeys = keys.map((key) => this.#prefix + key);
-    await this.#run("MSET", (driver) =>
-      driver.send(
-        ttl === undefined
-          ? ["MSET", ...redisKeys.flatMap((key, i) => [key, encoded[i]])]
-          : [
-            "EVAL",
-            STORE_MANY_WITH_TTL,
-            String(keys.length),
-            ...redisKeys,
-            ...encoded,
-            String(ttl),
-          ],
-      ), call);
+    const replicas = this.#replicasFor(call);
+    await this.#run("MSET", (driver) => {
+      // In a cluster, one script may only touch keys of one slot; MSET
+      // node-redis splits itself, so only the script is split here.
+      const groups = driver.cluster === undefined || ttl === undefined
+        ? [redisKeys.map((_, i) => i)]
+        : groupBySlot(redisKeys);
+      return Promise.all(groups.map((group) => {
+        const groupKeys = group.map((i) => redisKeys[i]);
+        const written = driver.send(
+          ttl === undefined
+            ? ["MSET", ...group.flatMap((i) => [redisKeys[i], encoded[i]])]
+            : [
+              "EVAL",
+              STORE_MANY_WITH_TTL,
+              String(group.length),
+              ...groupKeys,
+              ...group.map((i) => encoded[i]),
+              String(ttl),
+            ],
+        );
+        return this.#replicated(driver, written, groupKeys, replicas, call);
+      }));
+    }, call);
     this.#stores += keys.length;
     return keys;
   }
@@ -428,6 +424,17 @@ export class Cache implements AsyncDisposable {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
     const touch = this.#touchFor(call);
+    const local = this.#local;
+    if (local !== undefined) {
+      if (touch !== undefined) local.invalidate(redisKey);
+      else {
+        const held = local.get(redisKey);
+        if (held !== undefined) {
+          this.#hits++;
+          return fn === undefined ? held : await this.#decode(fn, held);
+        }
+      }
+    }
     // Plain gets share one command, one deadline and one latency sample
     // per batch; a touch, a signal or a timeout of its own goes alone.
     // While the connection is down each get counts against offlineQueue.
@@ -438,7 +445,9 @@ export class Cache implements AsyncDisposable {
     const bytes = await this.#read(
       call,
       null,
-      coalescer === undefined
+      local !== undefined && touch === undefined
+        ? () => this.#fill(local, redisKey, call)
+        : coalescer === undefined
         ? () =>
           this.#run(
             touch === undefined ? "GET" : "GETEX",
@@ -678,6 +687,7 @@ export class Cache implements AsyncDisposable {
         : keysAndOptions) as unknown[];
     const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
     if (redisKeys.length === 0) return 0;
+    for (const redisKey of redisKeys) this.#local?.invalidate(redisKey);
     const reply = await this.#run(
       "UNLINK",
       (driver) => driver.send(["UNLINK", ...redisKeys]),
@@ -742,6 +752,7 @@ export class Cache implements AsyncDisposable {
   ): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const ms = checkTtl("ttl", ttl);
+    this.#local?.invalidate(redisKey);
     const reply = await this.#run(
       "PEXPIRE",
       (driver) => driver.send(["PEXPIRE", redisKey, String(ms)]),
@@ -910,6 +921,7 @@ export class Cache implements AsyncDisposable {
         p50: this.#latency.percentile(0.5),
         p99: this.#latency.percentile(0.99),
       },
+      ...(this.#local === undefined ? {} : { l1: this.#local.stats() }),
     };
   }
 
@@ -921,6 +933,7 @@ export class Cache implements AsyncDisposable {
       this.#errors =
         0;
     this.#latency.reset();
+    this.#local?.resetStats();
   }
 
   /**
@@ -930,12 +943,38 @@ export class Cache implements AsyncDisposable {
   async close(): Promise<void> {
     const driver = this.#driver;
     this.#driver = undefined;
+    this.#local?.invalidate(null);
     await driver?.close();
   }
 
   /** Same as {@linkcode Cache.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  // A read that missed the in-process layer: GET and PTTL in one round
+  // trip, so the local copy expires when the key does.
+  #fill(
+    local: LocalLayer,
+    redisKey: string,
+    call: CallOptions,
+  ): Promise<Uint8Array | null> {
+    const ticket = local.ticket(redisKey);
+    return this.#run(
+      "GET",
+      (driver) =>
+        Promise.all([
+          driver.getBytes(redisKey),
+          driver.send(["PTTL", redisKey]),
+        ]),
+      call,
+    ).then(([bytes, pttl]) => {
+      if (bytes !== null && this.#driver?.connected) {
+        const ttl = Number(pttl);
+        local.fill(redisKey, ticket, bytes, ttl >= 0 ? ttl : undefined);
+      }
+      return bytes;
+    });
   }
 
   #ttlFor(options: StoreOptions | GetOrStoreOptions): number | undefined {
@@ -961,20 +1000,63 @@ export class Cache implements AsyncDisposable {
     redisKey: string,
     value: RedisArgument,
     ttl: number | undefined,
-    call: CallOptions,
+    call: StoreOptions,
   ): Promise<void> {
+    const replicas = this.#replicasFor(call);
+    this.#local?.invalidate(redisKey);
     return this.#run(
       "SET",
       (driver) =>
-        driver.send(
-          ttl === undefined
-            ? ["SET", redisKey, value]
-            : ["SET", redisKey, value, "PX", String(ttl)],
+        this.#replicated(
+          driver,
+          driver.send(
+            ttl === undefined
+              ? ["SET", redisKey, value]
+              : ["SET", redisKey, value, "PX", String(ttl)],
+          ),
+          [redisKey],
+          replicas,
+          call,
         ),
       call,
     ).then(() => {
       this.#stores++;
     });
+  }
+
+  #replicasFor(options: StoreOptions): number {
+    return options.waitReplicas === undefined
+      ? this.#waitReplicas
+      : checkReplicas(options.waitReplicas);
+  }
+
+  // A write, then (when replicas are asked for) WAIT on the same connection
+  // in the same round trip: on each node the keys live on, in a cluster.
+  #replicated(
+    driver: Driver,
+    written: Promise<unknown>,
+    keys: readonly string[],
+    replicas: number,
+    call: CallOptions,
+  ): Promise<unknown> {
+    if (replicas === 0) return written;
+    // Half the command's bound, so WAIT answers before the call times out.
+    const timeout = checkTimeout("timeout", call.timeout, this.#timeout);
+    const wait = String(Math.max(1, Math.floor(timeout / 2)));
+    const routes = driver.cluster === undefined
+      ? [keys[0]]
+      : groupBySlot(keys).map(([first]) => keys[first]);
+    return Promise.all([
+      written,
+      ...routes.map((key) =>
+        driver.send(["WAIT", String(replicas), wait], key).then((reply) => {
+          const acknowledged = Number(reply);
+          if (acknowledged < replicas) {
+            throw new ReplicationError(acknowledged, replicas);
+          }
+        })
+      ),
+    ]);
   }
 
   // A conversion that fails with our DecodeError is Redis data trouble and
@@ -1073,15 +1155,39 @@ export class Cache implements AsyncDisposable {
   }
 
   async #clear(call: CallOptions): Promise<void> {
+    this.#local?.invalidate(null);
     if (this.#namespace === undefined) {
+      // In a cluster, node-redis sends FLUSHDB to every primary.
       await this.#run("FLUSHDB", (driver) => driver.send(["FLUSHDB"]), call);
       return;
     }
-    const pattern = `${escapeGlob(this.#namespace)}:*`;
-    const send = (args: readonly RedisArgument[]) =>
-      this.#run(String(args[0]), (driver) => driver.send(args), call);
-    for await (const keys of scanKeys(send, pattern)) {
-      await send(["UNLINK", ...keys]);
+    for await (
+      const keys of this.#scan(`${escapeGlob(this.#namespace)}:*`, call)
+    ) {
+      await this.#run(
+        "UNLINK",
+        (driver) => driver.send(["UNLINK", ...keys]),
+        call,
+      );
+    }
+  }
+
+  // Batches of keys matching `pattern`, from every primary in a cluster
+  // (SCAN walks the node it is sent to, no further).
+  async *#scan(
+    pattern: string,
+    call: CallOptions,
+  ): AsyncGenerator<string[]> {
+    const nodes = await this.#run(
+      "SCAN",
+      (driver) => driver.cluster?.primaries() ?? Promise.resolve([driver]),
+      call,
+    );
+    for (const node of nodes) {
+      yield* scanKeys(
+        (args) => this.#run("SCAN", () => node.send(args), call),
+        pattern,
+      );
     }
   }
 
@@ -1231,6 +1337,42 @@ export class Cache implements AsyncDisposable {
 interface Loaded {
   bytes: Uint8Array;
   hit: boolean;
+}
+
+const DEFAULT_L1_ENTRIES = 10_000;
+const DEFAULT_L1_BYTES = 64 * 1024 * 1024;
+
+function openLocalLayer(options: L1Options): LocalLayer {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("l1 must be an object: { maxEntries, maxBytes }");
+  }
+  const bound = (name: string, value: unknown, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (
+      typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
+    ) {
+      throw new RangeError(
+        `l1.${name} must be a whole number, 1 or more, got ${value}`,
+      );
+    }
+    return value;
+  };
+  return new LocalLayer(
+    bound("maxEntries", options.maxEntries, DEFAULT_L1_ENTRIES),
+    bound("maxBytes", options.maxBytes, DEFAULT_L1_BYTES),
+  );
+}
+
+function checkReplicas(replicas: unknown): number {
+  if (
+    typeof replicas !== "number" || !Number.isSafeInteger(replicas) ||
+    replicas < 0
+  ) {
+    throw new RangeError(
+      `waitReplicas must be a whole number of replicas, 0 or more, got ${replicas}`,
+    );
+  }
+  return replicas;
 }
 
 function checkPolicy(policy: unknown): UnavailablePolicy {

@@ -152,3 +152,41 @@ export class DecodeError extends CacheError {
     this.key = key;
   }
 }
+
+/**
+ * A write reached the primary, but fewer replicas than `waitReplicas` asked
+ * for acknowledged it in time: a failover now could lose it.
+ *
+ * @example
+ * ```ts
+ * import { CacheError, ReplicationError } from "@redis-basic/cache";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ReplicationError(0, 1);
+ * assert.ok(error instanceof CacheError);
+ * assert.deepEqual([error.acknowledged, error.required], [0, 1]);
+ * ```
+ */
+export class ReplicationError extends CacheError {
+  /** How many replicas acknowledged the write. */
+  readonly acknowledged: number;
+  /** How many were asked for. */
+  readonly required: number;
+
+  /**
+   * Creates a replication error.
+   *
+   * @param acknowledged Replicas that have the write.
+   * @param required Replicas that were asked for.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(acknowledged: number, required: number, options?: ErrorOptions) {
+    super(
+      `the primary has the write, but only ${acknowledged} of ${required} replicas acknowledged it in time`,
+      options,
+    );
+    this.name = "ReplicationError";
+    this.acknowledged = acknowledged;
+    this.required = required;
+  }
+}

@@ -25,7 +25,6 @@
 
 import { EventEmitter } from "node:events";
 import { internalsOf } from "./_cache_internal.ts";
-import { scanKeys } from "./_scan.ts";
 import { checkKey, checkTtl, encodeValue, escapeGlob } from "./_validate.ts";
 import type { Cache } from "./cache.ts";
 import type { RedisArgument } from "./redis_client.ts";
@@ -201,11 +200,12 @@ export class KeyvStore extends EventEmitter {
 
   // Batches of full Redis keys under the cache's prefix and `namespace:`.
   async *#scan(namespace: string | undefined): AsyncGenerator<string[]> {
-    const { prefix } = internalsOf(this.#cache);
-    const pattern = `${escapeGlob(prefix)}${
-      namespace === undefined ? "" : `${escapeGlob(namespace)}:`
-    }*`;
-    yield* scanKeys(this.#send.bind(this), pattern);
+    const { prefix, scan } = internalsOf(this.#cache);
+    yield* scan(
+      `${escapeGlob(prefix)}${
+        namespace === undefined ? "" : `${escapeGlob(namespace)}:`
+      }*`,
+    );
   }
 }
 

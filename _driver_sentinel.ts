@@ -1,0 +1,95 @@
+// A Sentinel-managed primary and its replicas through node-redis's sentinel
+// client, on every runtime. node-redis asks the Sentinels where the primary
+// is and moves to the new one after a failover; with replicas on, reads go
+// to a replica.
+
+import { createSentinel } from "redis";
+import { connectWithin, type Driver } from "./_driver.ts";
+import {
+  COMMAND_OPTIONS,
+  NodeRedisDriver,
+  type NodeRedisRoute,
+  socketOptions,
+} from "./_driver_node_redis.ts";
+import type { TlsOptions } from "./redis_client.ts";
+import type { RedisEndpoint } from "./_url.ts";
+
+/** The part of a node-redis sentinel client this driver uses. */
+export interface NodeRedisSentinel {
+  sendCommand(
+    isReadonly: boolean | undefined,
+    args: unknown[],
+    options?: object,
+  ): Promise<unknown>;
+  readonly isReady: boolean;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+
+/** The route of a node-redis sentinel client. */
+export function sentinelRoute(sentinel: NodeRedisSentinel): NodeRedisRoute {
+  return {
+    send: (args, options, _key, readonly) =>
+      sentinel.sendCommand(readonly, args, options),
+    get ready() {
+      return sentinel.isReady;
+    },
+    close: () => sentinel.close(),
+    destroy: () => sentinel.destroy(),
+  };
+}
+
+/** How to reach a Sentinel-managed primary. */
+export interface OpenSentinelOptions {
+  readonly name: string;
+  readonly sentinels: readonly RedisEndpoint[];
+  readonly username?: string;
+  readonly password?: string;
+  readonly connectTimeout: number;
+  readonly tls?: TlsOptions;
+  readonly readFromReplicas: boolean;
+}
+
+/** Connects a node-redis sentinel client of our own. */
+export async function openSentinelDriver(
+  options: OpenSentinelOptions,
+): Promise<Driver> {
+  const [first] = options.sentinels;
+  const { socket, markReady } = socketOptions(first, options);
+  // Each node is reached at its own address: no host or SNI name of one.
+  delete socket.host;
+  delete socket.servername;
+  const sentinel = createSentinel({
+    name: options.name,
+    sentinelRootNodes: options.sentinels.map(({ host, port }) => ({
+      host,
+      port,
+    })),
+    sentinelClientOptions: {
+      ...(first.username === undefined ? {} : { username: first.username }),
+      ...(first.password === undefined ? {} : { password: first.password }),
+      socket,
+    },
+    nodeClientOptions: {
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+      socket,
+    },
+    ...COMMAND_OPTIONS,
+    // One connection to the primary keeps a write and the WAIT after it on
+    // the same connection, as WAIT requires.
+    masterPoolSize: 1,
+    replicaPoolSize: options.readFromReplicas ? 1 : 0,
+  });
+  sentinel.on("error", () => {});
+  await connectWithin(
+    sentinel.connect(),
+    { endpoint: first, connectTimeout: options.connectTimeout },
+    () => sentinel.destroy(),
+  );
+  markReady();
+  return new NodeRedisDriver(
+    sentinelRoute(sentinel as unknown as NodeRedisSentinel),
+    true,
+  );
+}

@@ -1,0 +1,173 @@
+// Opens the connection `Cache.connect` asks for: a client the user passed
+// in, a Redis Cluster, a Sentinel-managed primary, or one server by URL.
+// The options are checked here, before anything connects.
+
+import { adaptClient, type Driver, openDriver } from "./_driver.ts";
+import { readEnv } from "./_env.ts";
+import { redact } from "./_redact.ts";
+import { parseRedisUrl, type RedisEndpoint } from "./_url.ts";
+import type {
+  CacheOptions,
+  ClusterOptions,
+  SentinelOptions,
+} from "./cache_options.ts";
+
+const DEFAULT_URL = "redis://127.0.0.1:6379";
+
+/** What the connection needs before it is opened. */
+export interface Connection {
+  /** Opens it: credentials never appear in the errors it throws. */
+  open(connectTimeout: number): Promise<Driver>;
+  /** Passwords to scrub from any error message. */
+  readonly secrets: readonly string[];
+  /** The server, for telemetry attributes (the first node of several). */
+  readonly server: { address?: string; port?: number; database?: number };
+}
+
+/** Checks which connection the options ask for; throws before connecting. */
+export function planConnection(options: CacheOptions): Connection {
+  const given = (["client", "cluster", "sentinel"] as const).filter((name) =>
+    options[name] !== undefined
+  );
+  if (given.length > 1) {
+    throw new TypeError(
+      `give one of client, cluster and sentinel, not ${given.join(" and ")}`,
+    );
+  }
+  const tracking = options.l1 !== undefined;
+  if (tracking && (options.cluster ?? options.sentinel) !== undefined) {
+    throw new TypeError(
+      "l1 is not available with cluster or sentinel yet; use it with url or client",
+    );
+  }
+  if (options.client !== undefined) {
+    const client = options.client;
+    return {
+      open: async () => {
+        const driver = await adaptClient(client);
+        if (tracking && driver.watchInvalidations === undefined) {
+          throw new TypeError(
+            "l1 needs invalidations from Redis: pass a node-redis client made with RESP: 3 and emitInvalidate: true, or let the cache connect",
+          );
+        }
+        return driver;
+      },
+      secrets: [],
+      server: {},
+    };
+  }
+  const readFromReplicas = (
+    setting: ClusterOptions | SentinelOptions,
+    name: string,
+  ) => {
+    const value = setting.readFromReplicas ?? false;
+    if (typeof value !== "boolean") {
+      throw new TypeError(`${name}.readFromReplicas must be a boolean`);
+    }
+    return value;
+  };
+  if (options.cluster !== undefined) {
+    const cluster = checkObject(options.cluster, "cluster");
+    const rootNodes = checkUrls(cluster.rootNodes, "cluster.rootNodes");
+    const replicas = readFromReplicas(cluster, "cluster");
+    return {
+      open: (connectTimeout) =>
+        import("./_driver_cluster.ts").then(({ openClusterDriver }) =>
+          openClusterDriver({
+            rootNodes,
+            connectTimeout,
+            tls: options.tls,
+            readFromReplicas: replicas,
+          })
+        ),
+      secrets: passwords(rootNodes),
+      server: serverOf(rootNodes[0]),
+    };
+  }
+  if (options.sentinel !== undefined) {
+    const sentinel = checkObject(options.sentinel, "sentinel");
+    if (typeof sentinel.name !== "string" || sentinel.name === "") {
+      throw new TypeError("sentinel.name must be a non-empty string");
+    }
+    const sentinels = checkUrls(sentinel.sentinels, "sentinel.sentinels");
+    for (const field of ["username", "password"] as const) {
+      if (
+        sentinel[field] !== undefined && typeof sentinel[field] !== "string"
+      ) {
+        throw new TypeError(`sentinel.${field} must be a string`);
+      }
+    }
+    const replicas = readFromReplicas(sentinel, "sentinel");
+    return {
+      open: (connectTimeout) =>
+        import("./_driver_sentinel.ts").then(({ openSentinelDriver }) =>
+          openSentinelDriver({
+            name: sentinel.name,
+            sentinels,
+            username: sentinel.username,
+            password: sentinel.password,
+            connectTimeout,
+            tls: options.tls,
+            readFromReplicas: replicas,
+          })
+        ),
+      secrets: [
+        ...passwords(sentinels),
+        ...(sentinel.password === undefined ? [] : [sentinel.password]),
+      ],
+      server: serverOf(sentinels[0]),
+    };
+  }
+  const endpoint = parseRedisUrl(
+    options.url ?? readEnv("REDIS_URL") ?? DEFAULT_URL,
+  );
+  return {
+    open: (connectTimeout) =>
+      openDriver({ endpoint, connectTimeout, tls: options.tls, tracking }),
+    secrets: passwords([endpoint]),
+    server: serverOf(endpoint),
+  };
+}
+
+/** Opens the connection, with credentials scrubbed from any error. */
+export async function openConnection(
+  connection: Connection,
+  connectTimeout: number,
+): Promise<Driver> {
+  try {
+    return await connection.open(connectTimeout);
+  } catch (error) {
+    throw redact(error, connection.secrets);
+  }
+}
+
+function checkObject<T>(value: T, name: string): T {
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`${name} must be an object`);
+  }
+  return value;
+}
+
+function checkUrls(urls: unknown, name: string): RedisEndpoint[] {
+  if (!Array.isArray(urls) || urls.length === 0) {
+    throw new TypeError(`${name} must be a non-empty array of Redis URLs`);
+  }
+  return urls.map((url) => {
+    if (typeof url !== "string") {
+      throw new TypeError(`${name} must hold Redis URLs as strings`);
+    }
+    return parseRedisUrl(url);
+  });
+}
+
+function passwords(endpoints: readonly RedisEndpoint[]): string[] {
+  return endpoints.flatMap(({ password }) =>
+    password === undefined ? [] : [password]
+  );
+}
+
+function serverOf(
+  { host, port, database }: RedisEndpoint,
+): Connection["server"] {
+  return { address: host, port, database };
+}
