@@ -32,6 +32,8 @@ export interface NodeRedisCluster {
   destroy(): void;
 }
 
+const TOPOLOGY_REFRESH = 500;
+
 // Commands that take several keys, which node-redis splits per slot when
 // no first key is given, and commands that take none.
 const MULTI_KEY = new Set(["MGET", "MSET", "UNLINK", "DEL", "EXISTS", "TOUCH"]);
@@ -138,6 +140,10 @@ export async function openClusterDriver(
     },
     ...COMMAND_OPTIONS,
     useReplicas: options.readFromReplicas,
+    // While a node cannot be reached, ask the others for the topology every
+    // half second (node-redis waits 5 s by default), so that after a
+    // failover the promoted replica gets the dead primary's commands soon.
+    topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH,
   });
   cluster.on("error", () => {});
   await connectWithin(

@@ -18,6 +18,10 @@ const PORT_ATTEMPTS = 5;
 
 /** Options for {@linkcode startRedisServer}. */
 export interface RedisServerOptions {
+  /** Listen on this port rather than a free one picked at start (no retry). */
+  port?: number;
+  /** A config file, which redis-server must get first (a sentinel's). */
+  configFile?: string;
   /** Extra `redis-server` arguments, such as `["--requirepass", "secret"]`. */
   args?: string[];
   /** A password the readiness probe must use (with `--requirepass`). */
@@ -44,11 +48,26 @@ export class RedisServer implements AsyncDisposable {
     }`;
   }
 
-  /** Starts redis-server on a free port and waits until it answers PING. */
+  /** The process id while the server runs. */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** Whether the process is running: started, and not stopped or killed. */
+  get running(): boolean {
+    return this.#process !== undefined && this.#process.exitCode === null &&
+      this.#process.signalCode === null;
+  }
+
+  /**
+   * Starts redis-server on `options.port`, or on a free port, and waits until
+   * it answers PING.
+   */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const attempts = options.port === undefined ? PORT_ATTEMPTS : 1;
     let lastError: unknown;
-    for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-      const server = new RedisServer(await freePort(), options);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const server = new RedisServer(options.port ?? await freePort(), options);
       try {
         await server.restart();
         return server;
@@ -58,7 +77,7 @@ export class RedisServer implements AsyncDisposable {
         await server.kill();
       }
     }
-    throw new Error(`redis-server did not start after ${PORT_ATTEMPTS} tries`, {
+    throw new Error(`redis-server did not start after ${attempts} tries`, {
       cause: lastError,
     });
   }
@@ -72,6 +91,9 @@ export class RedisServer implements AsyncDisposable {
     const [command, ...prefix] = [...pinned, "redis-server"];
     const child = spawn(command, [
       ...prefix,
+      ...(this.#options.configFile === undefined
+        ? []
+        : [this.#options.configFile]),
       "--port",
       String(this.port),
       "--bind",

@@ -1,0 +1,210 @@
+// The cache on a real Redis Cluster: 3 primaries and 3 replicas of the
+// test's own on loopback. Batches work across slots, `clear` reaches every
+// primary, the Python original's history keys keep their names, replicas
+// can serve reads and acknowledge writes, and the cache follows a failover.
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { Cache, ReplicationError } from "./mod.ts";
+import { startCluster } from "./_test_cluster.ts";
+import { connectRaw, type RawClient, runtime } from "./_test_util.ts";
+import { runWritesThroughFailover } from "./_test_failover.ts";
+
+const cluster = await startCluster();
+const rootNodes = cluster.rootNodes.map(({ url }) => url);
+const admin = new Map<number, RawClient>();
+after(async () => {
+  for (const client of admin.values()) await client[Symbol.asyncDispose]();
+  await cluster.stop();
+});
+
+// A plain connection to one node, to check from outside what is where.
+async function node(port: number): Promise<RawClient> {
+  let client = admin.get(port);
+  if (client === undefined) {
+    client = await connectRaw(`redis://127.0.0.1:${port}`);
+    admin.set(port, client);
+  }
+  return client;
+}
+
+async function keysOnPrimaries(pattern: string): Promise<number[]> {
+  const counts: number[] = [];
+  for (const server of cluster.nodes.filter((server) => server.running)) {
+    const raw = await node(server.port);
+    const [role] = await raw.send("ROLE") as string[];
+    if (String(role) !== "master") continue;
+    const keys = await raw.send("KEYS", pattern) as unknown[];
+    counts.push(keys.length);
+  }
+  return counts;
+}
+
+async function connect(options: Parameters<typeof Cache.connect>[0] = {}) {
+  const cache = await Cache.connect({
+    cluster: { rootNodes },
+    flush: false,
+    timeout: 2_000,
+    ...options,
+  });
+  after(() => cache.close());
+  return cache;
+}
+
+const bytesOf = (i: number) =>
+  Uint8Array.from({ length: 64 }, (_, j) => (i * 31 + j) % 256);
+
+test("store, get, getMany, delete and clear work across slots and primaries", async () => {
+  const cache = await connect({ namespace: "slots" });
+  const values = Array.from({ length: 300 }, (_, i) => bytesOf(i));
+  const plain = await cache.storeMany(values);
+  const expiring = await cache.storeMany(values, { ttl: 60_000 });
+  const one = await cache.store(bytesOf(7));
+  const counts = await keysOnPrimaries("slots:*");
+  assert.equal(counts.length, 3);
+  assert.ok(
+    counts.every((count) => count > 100),
+    `keys per primary: ${counts}`,
+  );
+  assert.deepEqual(await cache.getMany(plain), values);
+  assert.deepEqual(await cache.getMany([...expiring, "missing"]), [
+    ...values,
+    null,
+  ]);
+  // Concurrent gets are coalesced, then split per slot.
+  assert.deepEqual(
+    await Promise.all(plain.map((key) => cache.get(key))),
+    values,
+  );
+  assert.deepEqual(await cache.get(one), bytesOf(7));
+  const ttl = await cache.ttl(expiring[0]);
+  assert.ok(ttl !== null && ttl > 50_000 && ttl <= 60_000);
+  assert.equal(await cache.delete(...plain.slice(0, 100), "missing"), 100);
+  assert.equal(await cache.has(plain[0]), false);
+  assert.equal(await cache.has(plain[100]), true);
+  const other = await connect({ namespace: "kept" });
+  const kept = await other.store("stays");
+  await cache.clear();
+  assert.deepEqual(await keysOnPrimaries("slots:*"), [0, 0, 0]);
+  assert.equal(await other.getStr(kept), "stays");
+});
+
+test("the Python original's call count and history keep their exact names on a cluster", async () => {
+  const cache = await connect({ namespace: undefined, flush: true });
+  await cache.store("a");
+  await cache.store(2);
+  const count = await cluster.primaryFor("Cache.store");
+  assert.equal(
+    new TextDecoder().decode(
+      (await (await node(count.port)).getBytes("Cache.store"))!,
+    ),
+    "2",
+  );
+  const inputs = await cluster.primaryFor("Cache.store:inputs");
+  assert.deepEqual(
+    (await (await node(inputs.port)).send(
+      "LRANGE",
+      "Cache.store:inputs",
+      "0",
+      "-1",
+    ) as Uint8Array[])
+      .map((bytes) => new TextDecoder().decode(bytes)),
+    ["('a',)", "(2,)"],
+  );
+});
+
+test("flush on connect empties every primary", async () => {
+  const cache = await connect({ namespace: "flushed" });
+  await cache.storeMany(Array.from({ length: 50 }, (_, i) => i));
+  await connect({ flush: true });
+  assert.deepEqual(await keysOnPrimaries("*"), [0, 0, 0]);
+});
+
+test("waitReplicas: a store resolves once a replica has it, and says so when too few do", async () => {
+  const cache = await connect({ namespace: "wait", waitReplicas: 1 });
+  const key = await cache.store("durable");
+  const keys = await cache.storeMany(["a", "b", "c"], { ttl: 60_000 });
+  assert.deepEqual(await cache.getMany(keys, (b) => b.length), [1, 1, 1]);
+  await assert.rejects(
+    cache.store("needs two", { waitReplicas: 2, timeout: 400 }),
+    (error: unknown) =>
+      error instanceof ReplicationError && error.acknowledged === 1 &&
+      error.required === 2,
+  );
+  assert.equal(await cache.getStr(key), "durable");
+});
+
+test("readFromReplicas: gets are served by replicas", async () => {
+  const writer = await connect({ namespace: "replicas", waitReplicas: 1 });
+  const reader = await connect({
+    namespace: "replicas",
+    cluster: { rootNodes, readFromReplicas: true },
+  });
+  const keys = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => writer.store(bytesOf(i))),
+  );
+  const before = await replicaGets();
+  for (const [i, key] of keys.entries()) {
+    assert.deepEqual(await reader.get(key), bytesOf(i));
+  }
+  assert.ok(await replicaGets() - before >= 10, "no get reached a replica");
+});
+
+async function replicaGets(): Promise<number> {
+  let total = 0;
+  for (const server of cluster.nodes.filter((server) => server.running)) {
+    const raw = await node(server.port);
+    const [role] = await raw.send("ROLE") as unknown[];
+    if (String(role) !== "slave") continue;
+    const stats = String(await raw.send("INFO", "commandstats"));
+    total += Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+  return total;
+}
+
+test(
+  "killing a primary during writes: the cache follows the failover; with waitReplicas no acknowledged write is lost",
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    const report: string[] = [];
+    for (const waitReplicas of [0, 1]) {
+      const cache = await connect({
+        namespace: `failover${waitReplicas}`,
+        waitReplicas,
+        timeout: 1_000,
+      });
+      const victim = await cluster.primaryFor("k0");
+      const outcome = await runWritesThroughFailover(cache, {
+        crash: async () => {
+          await cluster.killPrimary(victim);
+          const started = performance.now();
+          await cluster.waitForFailover(victim.port);
+          return performance.now() - started;
+        },
+      });
+      report.push(`waitReplicas ${waitReplicas}: ${outcome.summary}`);
+      assert.equal(outcome.wrong, 0, "a key read back another value");
+      if (waitReplicas > 0) assert.equal(outcome.lost, 0);
+      // The promoted replica serves the dead primary's slots, through the
+      // same cache.
+      const keys = await cache.storeMany(
+        Array.from({ length: 20 }, (_, i) => i),
+        { waitReplicas: 0 },
+      );
+      assert.deepEqual(
+        await cache.getMany(
+          keys,
+          (bytes) => Number(new TextDecoder().decode(bytes)),
+        ),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+      // The old primary comes back as a replica of the new one, so the next
+      // round's primaries all have a replica again.
+      await victim.restart();
+      await cluster.waitUntilHealthy();
+    }
+    console.log(`cluster failover (${runtime}):\n  ${report.join("\n  ")}`);
+  },
+);
