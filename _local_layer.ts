@@ -10,10 +10,14 @@
 // invalidation push is handled as soon as it is parsed, while the reply
 // resumes the reader only a microtask later.
 
+const SLAB_SIZE = 64 * 1024;
+
 interface Entry {
   readonly bytes: Uint8Array;
   /** `performance.now()` after which Redis has expired the key; Infinity for none. */
   readonly expiresAt: number;
+  /** Read since it last came up for eviction (a second chance, as in CLOCK). */
+  used: boolean;
 }
 
 /** Counters of {@linkcode LocalLayer}. */
@@ -26,16 +30,24 @@ export interface LocalLayerStats {
   bytes: number;
 }
 
-/** A bounded, invalidation-driven LRU of byte values. */
+/**
+ * A bounded, invalidation-driven cache of byte values. Eviction is CLOCK, an
+ * approximation of least-recently-used: a hit only marks its entry, where
+ * moving it to the back of the map would cost two more hash lookups on
+ * every hit; an entry up for eviction that was read since gets a second
+ * chance at the back instead.
+ */
 export class LocalLayer {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
-  // Map order is recency order: a hit moves its entry to the end.
+  // Map order is the clock's order: oldest chance first.
   readonly #entries = new Map<string, Entry>();
   readonly #tickets = new Map<string, number>();
   #nextTicket = 0;
   #bytes = 0;
   #hits = 0;
+  #slab = new Uint8Array(SLAB_SIZE);
+  #slabUsed = 0;
 
   constructor(maxEntries: number, maxBytes: number) {
     this.#maxEntries = maxEntries;
@@ -49,14 +61,31 @@ export class LocalLayer {
   get(key: string): Uint8Array | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (performance.now() >= entry.expiresAt) {
-      this.#bytes -= entry.bytes.length;
+    if (
+      entry.expiresAt !== Infinity && performance.now() >= entry.expiresAt
+    ) {
+      this.#remove(key);
       return undefined;
     }
-    this.#entries.set(key, entry);
+    entry.used = true;
     this.#hits++;
-    return entry.bytes.slice();
+    return this.#copy(entry.bytes);
+  }
+
+  // Copies of small values are carved out of a shared slab, as Node's
+  // Buffer pool does: allocating an ArrayBuffer costs about 1 µs on Deno
+  // (30 ns on Bun), more than the rest of a hit together.
+  #copy(bytes: Uint8Array): Uint8Array {
+    if (bytes.length > SLAB_SIZE / 8) return bytes.slice();
+    if (this.#slabUsed + bytes.length > SLAB_SIZE) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    const start = this.#slabUsed;
+    this.#slabUsed += bytes.length;
+    const copy = this.#slab.subarray(start, this.#slabUsed);
+    copy.set(bytes);
+    return copy;
   }
 
   /** A ticket for filling `key` from a read that is about to be sent. */
@@ -84,13 +113,20 @@ export class LocalLayer {
     this.#entries.set(key, {
       bytes: bytes.slice(),
       expiresAt: ttl === undefined ? Infinity : performance.now() + ttl,
+      used: false,
     });
     this.#bytes += bytes.length;
-    for (const [oldest] of this.#entries) {
-      if (
-        this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes
-      ) break;
-      this.#remove(oldest);
+    while (
+      this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes
+    ) {
+      const [oldest, entry] = this.#entries.entries().next().value!;
+      this.#entries.delete(oldest);
+      if (entry.used && oldest !== key) {
+        entry.used = false;
+        this.#entries.set(oldest, entry);
+      } else {
+        this.#bytes -= entry.bytes.length;
+      }
     }
   }
 

@@ -1,6 +1,7 @@
-// The load both failover tests run: writers storing values while a primary
-// is killed, then a read-back of every write that was acknowledged, to count
-// what the failover lost. Shared by the Cluster and Sentinel tests.
+// The load both failover tests run: writers storing values through each of
+// several caches (with and without waitReplicas) while a primary is killed,
+// then a read-back of every write that was acknowledged, to count what the
+// failover lost. Shared by the Cluster and Sentinel tests.
 
 import type { Cache } from "./mod.ts";
 
@@ -26,30 +27,39 @@ export interface FailoverOutcome {
 }
 
 /**
- * Runs {@linkcode WRITERS} writers on `cache`, calls `crash` (which kills a
- * primary and resolves with how long the failover took), keeps writing a
- * little longer, then reads back every acknowledged write.
+ * Runs {@linkcode WRITERS} writers on each cache, calls `crash` (which kills
+ * a primary and resolves with how long the failover took), keeps writing a
+ * little longer, then reads back every acknowledged write; one outcome per
+ * cache.
  */
 export async function runWritesThroughFailover(
-  cache: Cache,
-  { crash }: { crash: () => Promise<number> },
-): Promise<FailoverOutcome> {
-  const written = new Map<string, string>();
-  const errors = new Map<string, number>();
+  caches: readonly Cache[],
+  crash: () => Promise<number>,
+): Promise<FailoverOutcome[]> {
   let writing = true;
-  let next = 0;
-  const writer = async () => {
-    while (writing) {
-      const value = `value-${next++}`;
-      try {
-        written.set(await cache.store(value), value);
-      } catch (error) {
-        const name = (error as Error).name;
-        errors.set(name, (errors.get(name) ?? 0) + 1);
+  const loads = caches.map((cache) => {
+    const written = new Map<string, string>();
+    const errors = new Map<string, number>();
+    let next = 0;
+    const writer = async () => {
+      while (writing) {
+        const value = `value-${next++}`;
+        try {
+          written.set(await cache.store(value), value);
+        } catch (error) {
+          const { name, code } = error as Error & { code?: string };
+          const kind = code === undefined ? name : `${name} ${code}`;
+          errors.set(kind, (errors.get(kind) ?? 0) + 1);
+        }
       }
-    }
-  };
-  const writers = Array.from({ length: WRITERS }, writer);
+    };
+    return {
+      cache,
+      written,
+      errors,
+      writers: Array.from({ length: WRITERS }, writer),
+    };
+  });
   await new Promise((resolve) => setTimeout(resolve, LOAD_BEFORE));
   let failoverMs: number;
   try {
@@ -57,31 +67,33 @@ export async function runWritesThroughFailover(
     await new Promise((resolve) => setTimeout(resolve, LOAD_AFTER));
   } finally {
     writing = false;
-    await Promise.all(writers);
+    await Promise.all(loads.flatMap(({ writers }) => writers));
   }
-  const keys = [...written.keys()];
-  const values = await readBack(cache, keys);
-  let lost = 0;
-  let wrong = 0;
-  keys.forEach((key, i) => {
-    if (values[i] === null) lost++;
-    else if (values[i] !== written.get(key)) wrong++;
-  });
-  const failed = [...errors.values()].reduce((sum, count) => sum + count, 0);
-  const kinds = [...errors].map(([name, count]) => `${count} ${name}`).join(
-    ", ",
+  return await Promise.all(
+    loads.map(async ({ cache, written, errors }) => {
+      const keys = [...written.keys()];
+      const values = await readBack(cache, keys);
+      let lost = 0;
+      let wrong = 0;
+      keys.forEach((key, i) => {
+        if (values[i] === null) lost++;
+        else if (values[i] !== written.get(key)) wrong++;
+      });
+      const failed = [...errors.values()].reduce((sum, n) => sum + n, 0);
+      const kinds = [...errors].map(([name, n]) => `${n} ${name}`).join(", ");
+      return {
+        acknowledged: keys.length,
+        failed,
+        lost,
+        wrong,
+        failoverMs,
+        summary:
+          `${keys.length} writes acknowledged, ${lost} of them lost, ${wrong} wrong; ${failed} failed (${
+            kinds || "none"
+          }); failover took ${Math.round(failoverMs)} ms`,
+      };
+    }),
   );
-  return {
-    acknowledged: keys.length,
-    failed,
-    lost,
-    wrong,
-    failoverMs,
-    summary:
-      `${keys.length} writes acknowledged, ${lost} of them lost, ${wrong} wrong; ${failed} failed (${
-        kinds || "none"
-      }); failover took ${Math.round(failoverMs)} ms`,
-  };
 }
 
 // The cache may need a moment to learn the new topology: retry, bounded.

@@ -82,7 +82,9 @@ export interface CacheOptions {
    * Redis keeps it coherent (client-side caching, `CLIENT TRACKING`): when
    * any process changes, deletes or expires a key, Redis tells this
    * connection and the local copy is dropped; when the connection drops,
-   * everything is. Each read returns its own copy. Needs a connection the
+   * everything is. Each read returns its own copy, so a caller that changes
+   * it changes nothing for anyone else (small copies are views into a
+   * shared slab, as Node's `Buffer` pool hands out). Needs a connection the
    * cache opens (node-redis, on every runtime) or a node-redis client made
    * with `RESP: 3, emitInvalidate: true`; not yet with cluster or sentinel.
    */

@@ -103,6 +103,12 @@ export function writeReport(results: CaseResult[], machine: Machine): string {
       ratio("get, 100 in flight"),
       1.5,
     );
+    target(
+      "cache (l1) hit / cache get over the network, 1 in flight",
+      runtime,
+      ratio("get, 1 in flight", "cache (l1)", "cache"),
+      50,
+    );
     const seq = find(results, "cache", runtime, "get, 1 in flight");
     if (seq && ceilingC1) {
       target(

@@ -23,6 +23,7 @@ export const SUBJECTS = [
   "cache",
   "cache (no history)",
   "cache (coalesce off)",
+  "cache (l1)",
   "node-redis",
   "bun RedisClient",
   "ioredis",
@@ -44,13 +45,16 @@ export async function openSubject(
   switch (name) {
     case "cache":
     case "cache (no history)":
-    case "cache (coalesce off)": {
+    case "cache (coalesce off)":
+    case "cache (l1)": {
       const { Cache } = await import("../mod.ts");
       const cache = await Cache.connect({
         url,
         flush: false,
         coalesce: name !== "cache (coalesce off)",
         history: name !== "cache (no history)",
+        // Gets after the first come from process memory.
+        ...(name === "cache (l1)" ? { l1: {} } : {}),
       });
       return {
         prime: (_key, value) => cache.store(value),

@@ -112,6 +112,17 @@ for (const count of [100, 1_000]) {
   );
 }
 
+// Gets answered from process memory (l1), against a GET over the network.
+const local = await Cache.connect({ url: server.url(), flush: false, l1: {} });
+const localKey = await local.store("v".repeat(16));
+await local.get(localKey);
+group(
+  "get 16 B from l1",
+  () => raw.sendCommand(["GET", localKey], AS_BYTES),
+  { "cache.get (l1 hit)": () => local.get(localKey) },
+  2_000,
+);
+
 await cache.getOrStore("hit", () => "loaded once");
 group(
   "getOrStore hit",

@@ -111,6 +111,7 @@ const WORKERS: {
       "cache",
       "cache (no history)",
       "cache (coalesce off)",
+      "cache (l1)",
       "node-redis",
       "keyv",
       "cache-manager",
@@ -125,6 +126,7 @@ const WORKERS: {
     subjects: [
       "cache",
       "cache (no history)",
+      "cache (l1)",
       "bun RedisClient",
       "keyv",
       "cache-manager",
@@ -138,6 +140,7 @@ const WORKERS: {
       "cache",
       "cache (no history)",
       "cache (coalesce off)",
+      "cache (l1)",
       "node-redis",
       "ioredis",
       "keyv",

@@ -1,0 +1,131 @@
+// The cache on a Sentinel-managed primary and replica, with three Sentinels
+// of the test's own on loopback: it finds the primary through the
+// Sentinels, can read from the replica, waits for the replica when asked,
+// and follows a failover.
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { Cache, ReplicationError } from "./mod.ts";
+import { startSentinelSet } from "./_test_cluster.ts";
+import { connectRaw, runtime } from "./_test_util.ts";
+import { runWritesThroughFailover } from "./_test_failover.ts";
+
+const set = await startSentinelSet();
+after(() => set.stop());
+const sentinels = set.sentinelRootNodes.map(({ host, port }) =>
+  `redis://${host}:${port}`
+);
+
+async function connect(options: Parameters<typeof Cache.connect>[0] = {}) {
+  const cache = await Cache.connect({
+    sentinel: { name: set.name, sentinels },
+    flush: false,
+    timeout: 2_000,
+    ...options,
+  });
+  after(() => cache.close());
+  return cache;
+}
+
+async function getCalls(port: number): Promise<number> {
+  const raw = await connectRaw(`redis://127.0.0.1:${port}`);
+  try {
+    const stats = String(await raw.send("INFO", "commandstats"));
+    return Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  } finally {
+    await raw[Symbol.asyncDispose]();
+  }
+}
+
+test("the cache finds the primary through the Sentinels and stores there, byte for byte", async () => {
+  const cache = await connect({ namespace: "found" });
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const key = await cache.store(bytes);
+  assert.deepEqual(await cache.get(key), bytes);
+  const raw = await connectRaw(set.primary.url());
+  try {
+    assert.deepEqual(await raw.getBytes(`found:${key}`), bytes);
+  } finally {
+    await raw[Symbol.asyncDispose]();
+  }
+});
+
+test("an unknown name fails with a clear error within the connect timeout", async () => {
+  await assert.rejects(
+    Cache.connect({
+      sentinel: { name: "no-such-primary", sentinels },
+      connectTimeout: 1_000,
+    }),
+    (error: unknown) =>
+      error instanceof Error &&
+      ["ConnectionError", "TimeoutError"].includes(error.name),
+  );
+});
+
+test("waitReplicas: a store resolves once the replica has it, and says so when too few do", async () => {
+  const cache = await connect({ namespace: "wait", waitReplicas: 1 });
+  const key = await cache.store("durable");
+  const raw = await connectRaw(set.replica.url());
+  try {
+    assert.equal(
+      new TextDecoder().decode((await raw.getBytes(`wait:${key}`))!),
+      "durable",
+    );
+  } finally {
+    await raw[Symbol.asyncDispose]();
+  }
+  await assert.rejects(
+    cache.store("needs two", { waitReplicas: 2, timeout: 400 }),
+    (error: unknown) =>
+      error instanceof ReplicationError && error.acknowledged === 1,
+  );
+});
+
+test("readFromReplicas: gets are served by the replica", async () => {
+  const writer = await connect({ namespace: "reads", waitReplicas: 1 });
+  const reader = await connect({
+    namespace: "reads",
+    sentinel: { name: set.name, sentinels, readFromReplicas: true },
+  });
+  const keys = await writer.storeMany(["a", "b", "c"]);
+  await writer.store("x");
+  const before = await getCalls(set.replica.port);
+  for (const key of keys) assert.equal((await reader.get(key))?.length, 1);
+  assert.ok(await getCalls(set.replica.port) - before >= 3);
+});
+
+test(
+  "killing the primary during writes: the cache follows the failover; with waitReplicas no acknowledged write is lost",
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    // Both kinds of writers run through the same failover.
+    const caches = [
+      await connect({ namespace: "failover0", timeout: 1_000 }),
+      await connect({
+        namespace: "failover1",
+        waitReplicas: 1,
+        timeout: 1_000,
+      }),
+    ];
+    const outcomes = await runWritesThroughFailover(caches, async () => {
+      const killed = await set.killPrimary();
+      const started = performance.now();
+      await set.waitForFailover(killed);
+      return performance.now() - started;
+    });
+    const report = outcomes.map(({ summary }, i) =>
+      `waitReplicas ${i}: ${summary}`
+    );
+    for (const outcome of outcomes) {
+      assert.equal(outcome.wrong, 0, "a key read back another value");
+    }
+    assert.equal(outcomes[1].lost, 0);
+    for (const cache of caches) {
+      const key = await cache.store("after", { waitReplicas: 0 });
+      assert.equal(await cache.getStr(key), "after");
+    }
+    console.log(`sentinel failover (${runtime}):\n  ${report.join("\n  ")}`);
+  },
+);
