@@ -8,11 +8,13 @@ import { groupBySlot } from "./_key_slot.ts";
 import { connectWithin, type Driver } from "./_driver.ts";
 import {
   COMMAND_OPTIONS,
+  InvalidationRelay,
   type NodeRedisClient,
   NodeRedisDriver,
   type NodeRedisRoute,
   singleRoute,
   socketOptions,
+  trackingOptions,
 } from "./_driver_node_redis.ts";
 import type { TlsOptions } from "./redis_client.ts";
 import type { RedisEndpoint } from "./_url.ts";
@@ -80,8 +82,9 @@ export class ClusterDriver extends NodeRedisDriver {
     route: NodeRedisRoute,
     cluster: NodeRedisCluster,
     owned: boolean,
+    watchInvalidations?: Driver["watchInvalidations"],
   ) {
-    super(route, owned);
+    super(route, owned, watchInvalidations);
     this.#cluster = cluster;
   }
 
@@ -119,6 +122,8 @@ export interface OpenClusterOptions {
   readonly connectTimeout: number;
   readonly tls?: TlsOptions;
   readonly readFromReplicas: boolean;
+  /** Turn client-side caching on, for an in-process layer. */
+  readonly tracking: boolean;
 }
 
 /** Connects a node-redis cluster client of our own. */
@@ -130,6 +135,7 @@ export async function openClusterDriver(
   // Each node is reached at its own address: no host or SNI name of one.
   delete socket.host;
   delete socket.servername;
+  const relay = options.tracking ? new InvalidationRelay() : undefined;
   const cluster = createCluster({
     rootNodes: options.rootNodes.map(({ url }) => ({ url })),
     // Discovered nodes get only these settings, not the root nodes' URLs.
@@ -139,6 +145,7 @@ export async function openClusterDriver(
       socket,
     },
     ...COMMAND_OPTIONS,
+    ...trackingOptions(relay),
     useReplicas: options.readFromReplicas,
     // While a node cannot be reached, ask the others for the topology every
     // half second (node-redis waits 5 s by default), so that after a
@@ -153,5 +160,5 @@ export async function openClusterDriver(
   );
   markReady();
   const handle = cluster as unknown as NodeRedisCluster;
-  return new ClusterDriver(clusterRoute(handle), handle, true);
+  return new ClusterDriver(clusterRoute(handle), handle, true, relay?.watch);
 }

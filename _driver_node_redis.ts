@@ -4,7 +4,7 @@
 import { Buffer } from "node:buffer";
 import { deadline } from "./_deadline.ts";
 import { isIP } from "node:net";
-import { createClient, ErrorReply } from "redis";
+import { BasicPooledClientSideCache, createClient, ErrorReply } from "redis";
 import {
   asBuffer,
   asByteList,
@@ -163,12 +163,11 @@ export async function openNodeRedisDriver(
   options: OpenOptions,
 ): Promise<Driver> {
   const { socket, markReady } = socketOptions(options.endpoint, options);
+  const relay = options.tracking ? new InvalidationRelay() : undefined;
   const client = createClient({
     url: options.endpoint.url,
     ...COMMAND_OPTIONS,
-    // Client-side caching: every (re)connect turns tracking on, and Redis
-    // pushes invalidations on this connection, in order with the replies.
-    ...(options.tracking ? { RESP: 3, emitInvalidate: true } : {}),
+    ...trackingOptions(relay),
     socket,
   });
   // node-redis emits "error" for every failed (re)connect; without a
@@ -179,8 +178,68 @@ export async function openNodeRedisDriver(
   return new NodeRedisDriver(
     singleRoute(client as unknown as NodeRedisClient),
     true,
-    options.tracking ? invalidationsOf(client as EventSource) : undefined,
+    relay?.watch,
   );
+}
+
+/**
+ * Client-side caching, through node-redis's own support for it: every
+ * (re)connect of every connection turns `CLIENT TRACKING` on, and Redis
+ * pushes invalidations on the same connection, in order with the replies.
+ * The relay caches nothing itself (node-redis caches only the replies of
+ * its typed commands, never of `sendCommand`); it passes each invalidation
+ * on, and `null` when a connection fails or closes, since invalidations may
+ * have been missed then.
+ */
+export class InvalidationRelay extends BasicPooledClientSideCache {
+  readonly #listeners: ((key: string | null) => void)[] = [];
+
+  constructor() {
+    super({ maxEntries: 1, recordStats: false });
+  }
+
+  /** Registers a listener; see {@linkcode Driver.watchInvalidations}. */
+  readonly watch = (listener: (key: string | null) => void): void => {
+    this.#listeners.push(listener);
+  };
+
+  override invalidate(key: unknown): void {
+    super.invalidate(
+      key as Parameters<BasicPooledClientSideCache["invalidate"]>[0],
+    );
+    this.#emit(key === null || key === undefined ? null : String(key));
+  }
+
+  override clear(resetStats?: boolean): void {
+    super.clear(resetStats);
+    this.#emit(null);
+  }
+
+  override onError(): void {
+    super.onError();
+    this.#emit(null);
+  }
+
+  override onClose(): void {
+    super.onClose();
+    this.#emit(null);
+  }
+
+  override onPoolClose(): void {
+    super.onPoolClose();
+    this.#emit(null);
+  }
+
+  #emit(key: string | null): void {
+    for (const listener of this.#listeners) listener(key);
+  }
+}
+
+/** The client options that turn client-side caching on through `relay`. */
+export function trackingOptions(
+  relay: InvalidationRelay | undefined,
+): object {
+  return relay === undefined ? {} : { RESP: 3, clientSideCache: relay };
 }
 
 /** A node-redis client's events, as far as invalidations need them. */

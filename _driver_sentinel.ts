@@ -7,9 +7,11 @@ import { createSentinel } from "redis";
 import { connectWithin, type Driver } from "./_driver.ts";
 import {
   COMMAND_OPTIONS,
+  InvalidationRelay,
   NodeRedisDriver,
   type NodeRedisRoute,
   socketOptions,
+  trackingOptions,
 } from "./_driver_node_redis.ts";
 import type { TlsOptions } from "./redis_client.ts";
 import type { RedisEndpoint } from "./_url.ts";
@@ -48,6 +50,8 @@ export interface OpenSentinelOptions {
   readonly connectTimeout: number;
   readonly tls?: TlsOptions;
   readonly readFromReplicas: boolean;
+  /** Turn client-side caching on, for an in-process layer. */
+  readonly tracking: boolean;
 }
 
 /** Connects a node-redis sentinel client of our own. */
@@ -59,6 +63,7 @@ export async function openSentinelDriver(
   // Each node is reached at its own address: no host or SNI name of one.
   delete socket.host;
   delete socket.servername;
+  const relay = options.tracking ? new InvalidationRelay() : undefined;
   const sentinel = createSentinel({
     name: options.name,
     sentinelRootNodes: options.sentinels.map(({ host, port }) => ({
@@ -76,6 +81,7 @@ export async function openSentinelDriver(
       socket,
     },
     ...COMMAND_OPTIONS,
+    ...trackingOptions(relay),
     // One connection to the primary keeps a write and the WAIT after it on
     // the same connection, as WAIT requires.
     masterPoolSize: 1,
@@ -91,5 +97,6 @@ export async function openSentinelDriver(
   return new NodeRedisDriver(
     sentinelRoute(sentinel as unknown as NodeRedisSentinel),
     true,
+    relay?.watch,
   );
 }

@@ -35,11 +35,6 @@ export function planConnection(options: CacheOptions): Connection {
     );
   }
   const tracking = options.l1 !== undefined;
-  if (tracking && (options.cluster ?? options.sentinel) !== undefined) {
-    throw new TypeError(
-      "l1 is not available with cluster or sentinel yet; use it with url or client",
-    );
-  }
   if (options.client !== undefined) {
     const client = options.client;
     return {
@@ -78,6 +73,7 @@ export function planConnection(options: CacheOptions): Connection {
             connectTimeout,
             tls: options.tls,
             readFromReplicas: replicas,
+            tracking,
           })
         ),
       secrets: passwords(rootNodes),
@@ -109,6 +105,7 @@ export function planConnection(options: CacheOptions): Connection {
             connectTimeout,
             tls: options.tls,
             readFromReplicas: replicas,
+            tracking,
           })
         ),
       secrets: [

@@ -8,6 +8,7 @@ import { after } from "node:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import type { RedisClientLike } from "./redis_client.ts";
 
@@ -544,6 +545,24 @@ export function runChild(
       resolve({ code, output });
     });
   });
+}
+
+/**
+ * The command line that runs `testdata/<name>` as a child process on the
+ * runtime running the tests: the `.ts` file on Deno and Bun, its compiled
+ * `.js` beside the compiled tests on Node.
+ */
+export function testdataCommand(name: string): [string, string[]] {
+  const script = fileURLToPath(
+    new URL(
+      `./testdata/${name}${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`,
+      import.meta.url,
+    ),
+  );
+  return [
+    process.execPath,
+    runtime === "deno" ? ["run", "--allow-all", script] : [script],
+  ];
 }
 
 /** Which runtime runs the tests. */

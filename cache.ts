@@ -20,6 +20,7 @@ import { redact } from "./_redact.ts";
 import { openConnection, planConnection } from "./_open.ts";
 import { groupBySlot } from "./_key_slot.ts";
 import { LocalLayer } from "./_local_layer.ts";
+import { ReplicaWaiter } from "./_replica_wait.ts";
 import {
   checkKey,
   checkNamespace,
@@ -37,7 +38,6 @@ import {
   CommandError,
   ConnectionError,
   DecodeError,
-  ReplicationError,
   TimeoutError,
 } from "./errors.ts";
 import type { RedisArgument } from "./redis_client.ts";
@@ -106,6 +106,7 @@ export class Cache implements AsyncDisposable {
   #secrets: readonly string[] = [];
   #waitReplicas = 0;
   #local: LocalLayer | undefined;
+  readonly #replicaWaiter = new ReplicaWaiter();
   readonly #loading = new Map<string, Promise<Loaded>>();
   readonly #latency = new LatencyHistogram();
   #hits = 0;
@@ -1042,19 +1043,14 @@ export class Cache implements AsyncDisposable {
     if (replicas === 0) return written;
     // Half the command's bound, so WAIT answers before the call times out.
     const timeout = checkTimeout("timeout", call.timeout, this.#timeout);
-    const wait = String(Math.max(1, Math.floor(timeout / 2)));
+    const wait = Math.max(1, Math.floor(timeout / 2));
     const routes = driver.cluster === undefined
       ? [keys[0]]
       : groupBySlot(keys).map(([first]) => keys[first]);
     return Promise.all([
       written,
       ...routes.map((key) =>
-        driver.send(["WAIT", String(replicas), wait], key).then((reply) => {
-          const acknowledged = Number(reply);
-          if (acknowledged < replicas) {
-            throw new ReplicationError(acknowledged, replicas);
-          }
-        })
+        this.#replicaWaiter.after(driver, key, replicas, wait)
       ),
     ]);
   }

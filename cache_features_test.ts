@@ -4,14 +4,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Cache, type CacheError, DecodeError, TimeoutError } from "./mod.ts";
 import {
   redisForThisFile,
   runChild,
   runtime,
   startCountingProxy,
+  testdataCommand,
   waitFor,
 } from "./_test_util.ts";
 
@@ -297,17 +296,9 @@ test("a caller waiting on another process's lock gets the value that process sto
 
 test("two processes racing on one key: exactly one loader call", async () => {
   await raw.send("FLUSHDB");
-  const script = fileURLToPath(
-    new URL(
-      `./testdata/get_or_store_race${
-        import.meta.url.endsWith(".js") ? ".js" : ".ts"
-      }`,
-      import.meta.url,
-    ),
-  );
-  const args = runtime === "deno" ? ["run", "--allow-all", script] : [script];
+  const [command, args] = testdataCommand("get_or_store_race");
   const children = [1, 2].map(() =>
-    runChild(process.execPath, [...args, server.url(), "race-key"], 30_000)
+    runChild(command, [...args, server.url(), "race-key"], 30_000)
   );
   await waitFor(
     async () => Number(await raw.send("GET", "ready") ?? 0) === 2,

@@ -84,9 +84,10 @@ export interface CacheOptions {
    * connection and the local copy is dropped; when the connection drops,
    * everything is. Each read returns its own copy, so a caller that changes
    * it changes nothing for anyone else (small copies are views into a
-   * shared slab, as Node's `Buffer` pool hands out). Needs a connection the
-   * cache opens (node-redis, on every runtime) or a node-redis client made
-   * with `RESP: 3, emitInvalidate: true`; not yet with cluster or sentinel.
+   * shared slab, as Node's `Buffer` pool hands out). Works with `url`,
+   * `cluster` and `sentinel` (the cache then connects with node-redis on
+   * every runtime), or with a node-redis client made with `RESP: 3,
+   * emitInvalidate: true`.
    */
   l1?: L1Options;
   /**

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
 import { startCluster } from "./_test_cluster.ts";
-import { connectRaw, type RawClient, runtime } from "./_test_util.ts";
+import { connectRaw, type RawClient, runtime, waitFor } from "./_test_util.ts";
 import { runWritesThroughFailover } from "./_test_failover.ts";
 
 const cluster = await startCluster();
@@ -161,6 +161,25 @@ async function replicaGets(): Promise<number> {
   }
   return total;
 }
+
+test("l1 on a cluster: a write through another connection evicts the local copy", async () => {
+  const cache = await connect({ namespace: "l1", l1: {} });
+  const keys = await cache.storeMany(["a", "b", "c", "d"]);
+  for (const key of [...keys, ...keys]) await cache.getStr(key);
+  assert.equal(cache.stats().l1?.hits, 4);
+  for (const key of keys) {
+    const primary = await cluster.primaryFor(`l1:${key}`);
+    await (await node(primary.port)).send("SET", `l1:${key}`, "new");
+  }
+  await waitFor(
+    async () =>
+      (await Promise.all(keys.map((key) => cache.getStr(key)))).every((v) =>
+        v === "new"
+      ),
+    5_000,
+    "a local copy outlived a write on its node",
+  );
+});
 
 test(
   "killing a primary during writes: the cache follows the failover; with waitReplicas no acknowledged write is lost",

@@ -7,18 +7,16 @@ import { after, test } from "node:test";
 import { setImmediate } from "node:timers";
 import { createClient } from "redis";
 import { Cache } from "./mod.ts";
-import { redisForThisFile, runChild, runtime, waitFor } from "./_test_util.ts";
+import {
+  redisForThisFile,
+  runChild,
+  runtime,
+  testdataCommand,
+  waitFor,
+} from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 const WAIT = 5_000;
-
-// The runtime's own command line for a TypeScript child, as the other
-// multi-process tests start theirs.
-const childCommand: [string, string[]] = runtime === "deno"
-  ? ["./node_modules/.bin/deno", ["run", "--allow-all"]]
-  : runtime === "bun"
-  ? ["./node_modules/.bin/bun", []]
-  : ["node", []];
 
 async function connect(options: Parameters<typeof Cache.connect>[0] = {}) {
   const cache = await Cache.connect({
@@ -172,10 +170,9 @@ test(
     const key = "race:counter";
     const count = 300;
     const reads: { started: number; value: number }[] = [];
-    const [command, prefix] = childCommand;
+    const [command, args] = testdataCommand("l1_writer");
     const writer = runChild(command, [
-      ...prefix,
-      "testdata/l1_writer.ts",
+      ...args,
       server.url(),
       key,
       String(count),
@@ -234,17 +231,10 @@ test(
   },
 );
 
-test("l1 refuses what it cannot keep coherent, before connecting", async () => {
+test("l1 refuses bounds it cannot keep and clients that do not pass invalidations on", async () => {
   await assert.rejects(
     Cache.connect({ url: server.url(), l1: { maxEntries: 0 } }),
     RangeError,
-  );
-  await assert.rejects(
-    Cache.connect({
-      cluster: { rootNodes: [server.url()] },
-      l1: {},
-    }),
-    /not available with cluster/,
   );
   const plain = createClient({ url: server.url() });
   await plain.connect();

@@ -12,6 +12,7 @@ import {
   CacheError,
   CommandError,
   ConnectionError,
+  ReplicationError,
   TimeoutError,
 } from "./mod.ts";
 import {
@@ -387,6 +388,42 @@ test("keys cannot escape the namespace: glob characters and CRLF are just charac
   for (const key of sneaky) {
     assert.equal(await raw.send("EXISTS", `jail:${key}`), 0);
   }
+});
+
+test("waitReplicas without replicas: concurrent writes share one WAIT and fail together with a ReplicationError; the value is on the primary", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    namespace: "wait",
+    waitReplicas: 1,
+    timeout: 400,
+    history: false,
+  });
+  const waitCalls = async () =>
+    Number(
+      /cmdstat_wait:calls=(\d+)/.exec(
+        String(await raw.send("INFO", "commandstats")),
+      )?.[1] ?? 0,
+    );
+  const before = await waitCalls();
+  const started = performance.now();
+  const results = await settlesWithin(
+    2_000,
+    Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => cache.store(`value ${i}`)),
+    ),
+  );
+  const elapsed = performance.now() - started;
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    assert.ok(result.reason instanceof ReplicationError, String(result.reason));
+    assert.equal(result.reason.acknowledged, 0);
+  }
+  assert.equal(await waitCalls() - before, 1, "one WAIT for the whole tick");
+  // One WAIT of half the timeout, not fifty of them in a row.
+  assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+  const keys = await raw.send("KEYS", "wait:*") as unknown[];
+  assert.equal(keys.length, 50);
 });
 
 test("load: 8 writers and readers across a crash and restart; nothing wrong, nothing hung", async () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
 import { startSentinelSet } from "./_test_cluster.ts";
-import { connectRaw, runtime } from "./_test_util.ts";
+import { connectRaw, runtime, waitFor } from "./_test_util.ts";
 import { runWritesThroughFailover } from "./_test_failover.ts";
 
 const set = await startSentinelSet();
@@ -92,6 +92,25 @@ test("readFromReplicas: gets are served by the replica", async () => {
   const before = await getCalls(set.replica.port);
   for (const key of keys) assert.equal((await reader.get(key))?.length, 1);
   assert.ok(await getCalls(set.replica.port) - before >= 3);
+});
+
+test("l1 with Sentinel: a write through another connection evicts the local copy", async () => {
+  const cache = await connect({ namespace: "l1", l1: {} });
+  const key = await cache.store("old");
+  await cache.getStr(key);
+  assert.equal(await cache.getStr(key), "old");
+  assert.equal(cache.stats().l1?.hits, 1);
+  const raw = await connectRaw(set.primary.url());
+  try {
+    await raw.send("SET", `l1:${key}`, "new");
+  } finally {
+    await raw[Symbol.asyncDispose]();
+  }
+  await waitFor(
+    async () => await cache.getStr(key) === "new",
+    5_000,
+    "the local copy outlived a write on the primary",
+  );
 });
 
 test(

@@ -1,0 +1,65 @@
+// `waitReplicas`: a WAIT after writes, shared by the writes of one tick.
+//
+// WAIT blocks the connection it is sent on until the replicas answer or its
+// timeout passes, and it covers every write sent before it on that
+// connection. One WAIT per write would, with the replicas gone, queue a
+// timeout's worth of blocking per write behind each other (seen in the
+// failover tests: reads stalled for 10 s after the failover). One WAIT per
+// connection per tick, sent after that tick's writes, covers them all and
+// keeps at most one batch's wait in front of the next command.
+
+import type { Driver } from "./_driver.ts";
+import { keySlot } from "./_key_slot.ts";
+import { ReplicationError } from "./errors.ts";
+
+interface Batch {
+  replicas: number;
+  timeout: number;
+  readonly acknowledged: Promise<number>;
+}
+
+/** Sends the WAITs of one cache. */
+export class ReplicaWaiter {
+  readonly #batches = new Map<string, Batch>();
+
+  /**
+   * Resolves once `replicas` replicas have the writes already sent for
+   * `key` (on its node, in a cluster); rejects with a
+   * {@linkcode ReplicationError} when fewer have them within `timeout` ms.
+   * Call it right after sending the write, in the same tick.
+   */
+  after(
+    driver: Driver,
+    key: string,
+    replicas: number,
+    timeout: number,
+  ): Promise<void> {
+    // A cluster has a connection per node; elsewhere there is one.
+    const connection = driver.cluster === undefined ? "" : String(keySlot(key));
+    let batch = this.#batches.get(connection);
+    if (batch === undefined) {
+      let resolve!: (count: Promise<number>) => void;
+      const acknowledged = new Promise<number>((done) => resolve = done);
+      const created: Batch = { replicas, timeout, acknowledged };
+      batch = created;
+      this.#batches.set(connection, created);
+      queueMicrotask(() => {
+        this.#batches.delete(connection);
+        resolve(
+          driver.send(
+            ["WAIT", String(created.replicas), String(created.timeout)],
+            key,
+          ).then(Number),
+        );
+      });
+    } else {
+      batch.replicas = Math.max(batch.replicas, replicas);
+      batch.timeout = Math.max(batch.timeout, timeout);
+    }
+    return batch.acknowledged.then((acknowledged) => {
+      if (acknowledged < replicas) {
+        throw new ReplicationError(acknowledged, replicas);
+      }
+    });
+  }
+}
