@@ -5,15 +5,17 @@
 
 import { createCluster } from "redis";
 import { groupBySlot } from "./_key_slot.ts";
-import { connectWithin, type Driver } from "./_driver.ts";
+import type { Driver } from "./_driver.ts";
 import {
   COMMAND_OPTIONS,
+  connectOwned,
+  credentials,
   InvalidationRelay,
   type NodeRedisClient,
   NodeRedisDriver,
   type NodeRedisRoute,
+  nodesSocketOptions,
   singleRoute,
-  socketOptions,
   trackingOptions,
 } from "./_driver_node_redis.ts";
 import type { TlsOptions } from "./redis_client.ts";
@@ -131,19 +133,12 @@ export async function openClusterDriver(
   options: OpenClusterOptions,
 ): Promise<Driver> {
   const [first] = options.rootNodes;
-  const { socket, markReady } = socketOptions(first, options);
-  // Each node is reached at its own address: no host or SNI name of one.
-  delete socket.host;
-  delete socket.servername;
+  const { socket, markReady } = nodesSocketOptions(first, options);
   const relay = options.tracking ? new InvalidationRelay() : undefined;
   const cluster = createCluster({
     rootNodes: options.rootNodes.map(({ url }) => ({ url })),
     // Discovered nodes get only these settings, not the root nodes' URLs.
-    defaults: {
-      ...(first.username === undefined ? {} : { username: first.username }),
-      ...(first.password === undefined ? {} : { password: first.password }),
-      socket,
-    },
+    defaults: { ...credentials(first.username, first.password), socket },
     ...COMMAND_OPTIONS,
     ...trackingOptions(relay),
     useReplicas: options.readFromReplicas,
@@ -152,12 +147,7 @@ export async function openClusterDriver(
     // failover the promoted replica gets the dead primary's commands soon.
     topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH,
   });
-  cluster.on("error", () => {});
-  await connectWithin(
-    cluster.connect(),
-    { endpoint: first, connectTimeout: options.connectTimeout },
-    () => cluster.destroy(),
-  );
+  await connectOwned(cluster, first, options.connectTimeout);
   markReady();
   const handle = cluster as unknown as NodeRedisCluster;
   return new ClusterDriver(clusterRoute(handle), handle, true, relay?.watch);

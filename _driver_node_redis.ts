@@ -303,6 +303,52 @@ export function socketOptions(
   };
 }
 
+/**
+ * {@linkcode socketOptions} for every node of a cluster or Sentinel set:
+ * each is reached at its own address, so no host or SNI name of one node.
+ */
+export function nodesSocketOptions(
+  first: RedisEndpoint,
+  options: { connectTimeout: number; tls?: TlsOptions },
+): { socket: Record<string, unknown>; markReady: () => void } {
+  const shared = socketOptions(first, options);
+  delete shared.socket.host;
+  delete shared.socket.servername;
+  return shared;
+}
+
+/** The `username` and `password` client options, for those that are given. */
+export function credentials(
+  username: string | undefined,
+  password: string | undefined,
+): { username?: string; password?: string } {
+  return {
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+/**
+ * Connects a cluster or sentinel client of ours within the connect timeout,
+ * its error events silenced (failures reach callers as rejections).
+ */
+export async function connectOwned(
+  client: {
+    on(event: "error", listener: () => void): unknown;
+    connect(): Promise<unknown>;
+    destroy(): void;
+  },
+  endpoint: RedisEndpoint,
+  connectTimeout: number,
+): Promise<void> {
+  client.on("error", () => {});
+  await connectWithin(
+    client.connect(),
+    { endpoint, connectTimeout },
+    () => client.destroy(),
+  );
+}
+
 // node-redis takes Node's tls.connect options inside `socket`.
 function tlsSocketOptions(
   endpoint: RedisEndpoint,

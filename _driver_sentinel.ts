@@ -4,13 +4,15 @@
 // to a replica.
 
 import { createSentinel } from "redis";
-import { connectWithin, type Driver } from "./_driver.ts";
+import type { Driver } from "./_driver.ts";
 import {
   COMMAND_OPTIONS,
+  connectOwned,
+  credentials,
   InvalidationRelay,
   NodeRedisDriver,
   type NodeRedisRoute,
-  socketOptions,
+  nodesSocketOptions,
   trackingOptions,
 } from "./_driver_node_redis.ts";
 import type { TlsOptions } from "./redis_client.ts";
@@ -59,10 +61,7 @@ export async function openSentinelDriver(
   options: OpenSentinelOptions,
 ): Promise<Driver> {
   const [first] = options.sentinels;
-  const { socket, markReady } = socketOptions(first, options);
-  // Each node is reached at its own address: no host or SNI name of one.
-  delete socket.host;
-  delete socket.servername;
+  const { socket, markReady } = nodesSocketOptions(first, options);
   const relay = options.tracking ? new InvalidationRelay() : undefined;
   const sentinel = createSentinel({
     name: options.name,
@@ -71,13 +70,11 @@ export async function openSentinelDriver(
       port,
     })),
     sentinelClientOptions: {
-      ...(first.username === undefined ? {} : { username: first.username }),
-      ...(first.password === undefined ? {} : { password: first.password }),
+      ...credentials(first.username, first.password),
       socket,
     },
     nodeClientOptions: {
-      ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password }),
+      ...credentials(options.username, options.password),
       socket,
     },
     ...COMMAND_OPTIONS,
@@ -87,12 +84,7 @@ export async function openSentinelDriver(
     masterPoolSize: 1,
     replicaPoolSize: options.readFromReplicas ? 1 : 0,
   });
-  sentinel.on("error", () => {});
-  await connectWithin(
-    sentinel.connect(),
-    { endpoint: first, connectTimeout: options.connectTimeout },
-    () => sentinel.destroy(),
-  );
+  await connectOwned(sentinel, first, options.connectTimeout);
   markReady();
   return new NodeRedisDriver(
     sentinelRoute(sentinel as unknown as NodeRedisSentinel),

@@ -3,7 +3,8 @@
 // then a read-back of every write that was acknowledged, to count what the
 // failover lost. Shared by the Cluster and Sentinel tests.
 
-import type { Cache } from "./mod.ts";
+import assert from "node:assert/strict";
+import type { Cache, CacheOptions } from "./mod.ts";
 
 const WRITERS = 8;
 const LOAD_BEFORE = 300;
@@ -94,6 +95,40 @@ export async function runWritesThroughFailover(
       };
     }),
   );
+}
+
+/**
+ * The failover test both set-ups run: two caches, without and with
+ * `waitReplicas: 1`, write through one failover. No write may read back as
+ * another value, none acknowledged with `waitReplicas` may be lost, and
+ * both caches must work on the new primary afterwards. Returns one report
+ * line per cache.
+ */
+export async function checkFailover(
+  connect: (options: CacheOptions) => Promise<Cache>,
+  crash: () => Promise<number>,
+): Promise<string[]> {
+  const caches = [
+    await connect({ namespace: "failover0", timeout: 1_000 }),
+    await connect({ namespace: "failover1", waitReplicas: 1, timeout: 1_000 }),
+  ];
+  const outcomes = await runWritesThroughFailover(caches, crash);
+  for (const outcome of outcomes) {
+    assert.equal(outcome.wrong, 0, "a key read back another value");
+  }
+  assert.equal(outcomes[1].lost, 0, "waitReplicas lost a write");
+  const values = Array.from({ length: 20 }, (_, i) => i);
+  for (const cache of caches) {
+    const keys = await cache.storeMany(values, { waitReplicas: 0 });
+    assert.deepEqual(
+      await cache.getMany(
+        keys,
+        (bytes) => Number(new TextDecoder().decode(bytes)),
+      ),
+      values,
+    );
+  }
+  return outcomes.map(({ summary }, i) => `waitReplicas ${i}: ${summary}`);
 }
 
 // The cache may need a moment to learn the new topology: retry, bounded.
