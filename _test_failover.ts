@@ -112,7 +112,19 @@ export async function checkFailover(
     await connect({ namespace: "failover0", timeout: 1_000 }),
     await connect({ namespace: "failover1", waitReplicas: 1, timeout: 1_000 }),
   ];
+  // A cache with an L1 that holds values read before the crash: losing a
+  // connection must empty it, since invalidations may be missed meanwhile.
+  const local = await connect({ namespace: "failover-l1", l1: {} });
+  const held = await local.storeMany(Array.from({ length: 50 }, (_, i) => i));
+  await local.getMany(held);
+  for (const key of held) await local.get(key);
+  assert.equal(local.stats().l1?.entries, held.length);
   const outcomes = await runWritesThroughFailover(caches, crash);
+  assert.equal(
+    local.stats().l1?.entries ?? 0,
+    0,
+    "the L1 outlived a lost connection",
+  );
   for (const outcome of outcomes) {
     assert.equal(outcome.wrong, 0, "a key read back another value");
   }
