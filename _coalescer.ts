@@ -11,11 +11,21 @@ export type BatchResult<V> = V | Error;
  */
 export class Coalescer<V> {
   readonly #fetchMany: (keys: string[]) => Promise<BatchResult<V>[]>;
+  readonly #fetchOne: (key: string) => Promise<V>;
   #keys: string[] = [];
   #waiters: { resolve(value: V): void; reject(error: unknown): void }[] = [];
 
-  constructor(fetchMany: (keys: string[]) => Promise<BatchResult<V>[]>) {
+  /**
+   * @param fetchMany Fetches a batch, one result per key.
+   * @param fetchOne Fetches a batch of one key, the common case of a lone
+   * read, without the batch's arrays and promise layers.
+   */
+  constructor(
+    fetchMany: (keys: string[]) => Promise<BatchResult<V>[]>,
+    fetchOne: (key: string) => Promise<V>,
+  ) {
     this.#fetchMany = fetchMany;
+    this.#fetchOne = fetchOne;
   }
 
   /** The value for `key`, fetched with the other keys asked for in this tick. */
@@ -32,6 +42,10 @@ export class Coalescer<V> {
     const waiters = this.#waiters;
     this.#keys = [];
     this.#waiters = [];
+    if (keys.length === 1) {
+      this.#fetchOne(keys[0]).then(waiters[0].resolve, waiters[0].reject);
+      return;
+    }
     this.#fetchMany(keys).then(
       (results) =>
         waiters.forEach((waiter, i) => {

@@ -192,15 +192,20 @@ export class Cache implements AsyncDisposable {
     cache.#onUnavailable = onUnavailable;
     cache.#offlineQueue = offlineQueue;
     if (options.coalesce ?? true) {
-      cache.#coalescer = new Coalescer<Uint8Array | null>((keys) =>
-        cache.#run("GET", (driver) => cache.#getEach(driver, keys)).then(
-          (results) =>
-            results.map((result) =>
-              result instanceof Error
-                ? cache.#failed(redact(result, cache.#secrets) as Error, "GET")
-                : result
-            ),
-        )
+      cache.#coalescer = new Coalescer<Uint8Array | null>(
+        (keys) =>
+          cache.#run("GET", (driver) => cache.#getEach(driver, keys)).then(
+            (results) =>
+              results.map((result) =>
+                result instanceof Error
+                  ? cache.#failed(
+                    redact(result, cache.#secrets) as Error,
+                    "GET",
+                  )
+                  : result
+              ),
+          ),
+        (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
       );
     }
     cache.#secrets = connection.secrets;
@@ -1238,24 +1243,15 @@ export class Cache implements AsyncDisposable {
     });
   }
 
-  // One coalesced batch of GETs: one script when the driver can run it,
-  // else (one key, Bun, or a server that refuses the script) pipelined GETs.
+  // One coalesced batch of two or more GETs: one script when the driver can
+  // run it, else (Bun, or a server that refuses the script) pipelined GETs.
   async #getEach(
     driver: Driver,
     keys: string[],
   ): Promise<(Uint8Array | null | Error)[]> {
-    if (keys.length === 1) {
-      // The common case of a lone get: no batch bookkeeping.
-      return await driver.getBytes(keys[0]).then(
-        (value) => [value],
-        (error: unknown) => [
-          error instanceof Error ? error : new CacheError(String(error)),
-        ],
-      );
-    }
     const getEach = driver.getEach?.bind(driver);
     if (
-      keys.length > 1 && getEach !== undefined && this.#scriptBatches &&
+      getEach !== undefined && this.#scriptBatches &&
       this.#meanValueSize < LARGE_VALUE
     ) {
       try {
