@@ -1,15 +1,15 @@
 // Test fixtures for Redis Cluster and Redis Sentinel: real redis-server
 // processes of the test's own on loopback, which the test can fail over by
-// killing a primary. They speak to each server over a raw connection of
-// their own, never through a cluster or sentinel client, so what they report
-// does not depend on the client code under test. Node APIs only, so the same
-// code runs on Deno, Bun and Node.
+// killing a primary. They speak to each server over a plain node-redis
+// connection of their own, never through a cluster or sentinel client, so
+// what they report does not depend on the code under test. Node APIs and
+// node-redis only, so the same code runs on Deno, Bun and Node.
 
-import { Buffer } from "node:buffer";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createConnection, createServer, type Socket } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "redis";
 import { freePort, RedisServer, runChild, waitFor } from "./_test_util.ts";
 
 const HOST = "127.0.0.1";
@@ -702,7 +702,7 @@ function record(flat: string[]): Map<string, string> {
   return map;
 }
 
-type Reply = string | number | null | Error | Reply[];
+type Reply = string | number | null | Reply[];
 
 /**
  * One raw connection per port for the fixtures' own commands, opened on
@@ -750,130 +750,45 @@ class AdminConnections {
   }
 }
 
-interface Pending {
-  resolve(reply: Reply): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
+/** A plain node-redis connection to one server, speaking RESP2. */
 class AdminConnection {
-  readonly #port: number;
-  readonly #socket: Socket;
-  readonly #pending: Pending[] = [];
-  #received = Buffer.alloc(0);
+  readonly #client;
+  readonly #connected: Promise<unknown>;
   #closed = false;
 
   constructor(port: number) {
-    this.#port = port;
-    this.#socket = createConnection({ host: HOST, port });
-    this.#socket.on("data", (chunk: Buffer) => this.#read(chunk));
-    this.#socket.on("error", (error) => this.#fail(error));
-    this.#socket.once(
-      "close",
-      () => this.#fail(new Error(`port ${port} hung up`)),
-    );
+    this.#client = createClient({
+      RESP: 2,
+      socket: {
+        host: HOST,
+        port,
+        connectTimeout: COMMAND_TIMEOUT,
+        // A server that went away is met with a new connection on the next
+        // command (see AdminConnections), not retried in the background.
+        reconnectStrategy: false,
+      },
+      commandOptions: { timeout: COMMAND_TIMEOUT },
+    });
+    this.#client.on("error", () => {
+      this.#closed = true;
+    });
+    this.#connected = this.#client.connect().catch((error) => {
+      this.#closed = true;
+      throw error;
+    });
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  ask(args: string[]): Promise<Reply> {
-    if (this.#closed) return Promise.reject(new Error("connection closed"));
-    return new Promise((resolve, reject) => {
-      // A late reply would answer the next command: give up the connection.
-      const timer = setTimeout(
-        () =>
-          this.#fail(
-            new Error(
-              `${
-                args[0]
-              } on port ${this.#port}: no reply within ${COMMAND_TIMEOUT} ms`,
-            ),
-          ),
-        COMMAND_TIMEOUT,
-      );
-      this.#pending.push({ resolve, reject, timer });
-      this.#socket.write(
-        `*${args.length}\r\n` +
-          args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`)
-            .join(""),
-      );
-    });
+  async ask(args: string[]): Promise<Reply> {
+    await this.#connected;
+    return await this.#client.sendCommand(args) as Reply;
   }
 
   close(): void {
-    this.#fail(new Error("connection closed"));
-  }
-
-  #read(chunk: Buffer): void {
-    this.#received = Buffer.concat([this.#received, chunk]);
-    try {
-      let parsed;
-      while (
-        this.#pending.length > 0 &&
-        (parsed = parseReply(this.#received, 0)) !== undefined
-      ) {
-        this.#received = this.#received.subarray(parsed.end);
-        const { resolve, reject, timer } = this.#pending.shift()!;
-        clearTimeout(timer);
-        if (parsed.reply instanceof Error) reject(parsed.reply);
-        else resolve(parsed.reply);
-      }
-    } catch (error) {
-      this.#fail(error as Error);
-    }
-  }
-
-  #fail(error: Error): void {
     this.#closed = true;
-    this.#socket.destroy();
-    for (const { reject, timer } of this.#pending.splice(0)) {
-      clearTimeout(timer);
-      reject(error);
-    }
-  }
-}
-
-// A RESP2 reply from `start`, or undefined while it is incomplete.
-function parseReply(
-  buffer: Buffer,
-  start: number,
-): { reply: Reply; end: number } | undefined {
-  const lineEnd = buffer.indexOf("\r\n", start);
-  if (lineEnd === -1) return undefined;
-  const line = buffer.toString("utf8", start + 1, lineEnd);
-  const next = lineEnd + 2;
-  switch (buffer[start]) {
-    case 0x2b: // +
-      return { reply: line, end: next };
-    case 0x2d: // -
-      return { reply: new Error(line), end: next };
-    case 0x3a: // :
-      return { reply: Number(line), end: next };
-    case 0x24: { // $
-      const length = Number(line);
-      if (length < 0) return { reply: null, end: next };
-      if (buffer.length < next + length + 2) return undefined;
-      return {
-        reply: buffer.toString("utf8", next, next + length),
-        end: next + length + 2,
-      };
-    }
-    case 0x2a: { // *
-      const count = Number(line);
-      if (count < 0) return { reply: null, end: next };
-      const items: Reply[] = [];
-      let end = next;
-      for (let i = 0; i < count; i++) {
-        const item = parseReply(buffer, end);
-        if (item === undefined) return undefined;
-        items.push(item.reply);
-        end = item.end;
-      }
-      return { reply: items, end };
-    }
-    default:
-      throw new Error(`unexpected reply: ${line}`);
+    this.#client.destroy();
   }
 }
