@@ -82,9 +82,7 @@ export class NodeRedisDriver implements Driver {
   ) {
     this.route = route;
     this.#owned = owned;
-    if (watchInvalidations !== undefined) {
-      this.watchInvalidations = watchInvalidations;
-    }
+    this.watchInvalidations = watchInvalidations;
   }
 
   send(args: readonly RedisArgument[], key?: string): Promise<unknown> {

@@ -33,7 +33,7 @@ export interface FailoverOutcome {
  * little longer, then reads back every acknowledged write; one outcome per
  * cache.
  */
-export async function runWritesThroughFailover(
+async function runWritesThroughFailover(
   caches: readonly Cache[],
   crash: () => Promise<number>,
 ): Promise<FailoverOutcome[]> {
