@@ -15,6 +15,8 @@ export interface Subject {
   set(key: string, value: string): Promise<unknown>;
   /** Many keys in one call, where the subject has such a call. */
   getMany?(keys: string[]): Promise<unknown>;
+  /** The operations worth measuring, when not all of them. */
+  readonly ops?: readonly ("get" | "set" | "getMany")[];
   close(): Promise<void>;
 }
 
@@ -63,6 +65,8 @@ export async function openSubject(
         // is what the peers do, so the raw path is measured too.
         set: (_key, value) => cache.store(value),
         getMany: (keys) => cache.getMany(keys),
+        // The L1 changes only get; its writes and batches are the cache's.
+        ...(name === "cache (l1)" ? { ops: ["get"] as const } : {}),
         close: () => cache.close(),
       };
     }

@@ -90,21 +90,25 @@ interface Prepared {
   many: string[];
 }
 
-// Writes the values the get cases read, and returns where they are.
+// Writes the values the get cases read, and returns where they are: the
+// MANY keys only for the getMany case, the only one that reads them.
 async function prime(
   entry: Prepared,
   value: string,
+  many: boolean,
 ): Promise<void> {
   const { subject, name } = entry;
   const write = (key: string) =>
     subject.prime?.(key, value) ?? subject.set(key, value).then(() => key);
   entry.key = await write(`bench:${name}:${runtime}:one`);
-  entry.many = await Promise.all(
-    Array.from(
-      { length: MANY },
-      (_, i) => write(`bench:${name}:${runtime}:${i}`),
-    ),
-  );
+  entry.many = many
+    ? await Promise.all(
+      Array.from(
+        { length: MANY },
+        (_, i) => write(`bench:${name}:${runtime}:${i}`),
+      ),
+    )
+    : [];
 }
 
 async function main(): Promise<void> {
@@ -133,8 +137,9 @@ async function main(): Promise<void> {
         for (const entry of prepared) {
           const { subject } = entry;
           if (op === "getMany" && subject.getMany === undefined) continue;
+          if (subject.ops !== undefined && !subject.ops.includes(op)) continue;
           await admin.flushDb();
-          await prime(entry, value);
+          await prime(entry, value, op === "getMany");
           const run = op === "get"
             ? () => subject.get(entry.key)
             : op === "set"
