@@ -2,6 +2,7 @@
 // kept out of its public surface: `Cache.connect` registers each instance
 // here, and only modules of this package look it up.
 
+import type { HistoryWrites } from "./_history_writes.ts";
 import type { Telemetry } from "./_telemetry.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
@@ -13,6 +14,8 @@ export interface CacheInternals {
   getBytes(key: string): Promise<Uint8Array | null>;
   /** Batches of full keys matching a glob `pattern` (SCAN on every primary). */
   scan(pattern: string): AsyncGenerator<string[]>;
+  /** The call history's counter and list writes, merged per tick. */
+  readonly historyWrites: HistoryWrites;
   /** Whether `countCalls` and `callHistory` record anything for this cache. */
   readonly history: boolean;
   /** The cache's OpenTelemetry instruments, when telemetry is on. */

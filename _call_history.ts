@@ -6,14 +6,13 @@ import { internalsOf } from "./_cache_internal.ts";
 import { isPlainObject, pyRepr, pyTupleReprBytes } from "./_py_repr.ts";
 import type { CacheMethod } from "./call_history.ts";
 import type { Cache } from "./cache.ts";
+import type { HistoryWrites } from "./_history_writes.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
 export type Decorator = <This extends Cache, Args extends unknown[], Return>(
   method: CacheMethod<This, Args, Return>,
   context: ClassMethodDecoratorContext<This, CacheMethod<This, Args, Return>>,
 ) => CacheMethod<This, Args, Return>;
-
-type Send = (args: readonly RedisArgument[]) => Promise<unknown>;
 
 /**
  * The scaffolding both decorators share: find the cache and the key, skip
@@ -23,7 +22,7 @@ type Send = (args: readonly RedisArgument[]) => Promise<unknown>;
 function bookkeeping(
   fixedName: string | undefined,
   keep: <R>(
-    send: Send,
+    writes: HistoryWrites,
     key: string,
     args: unknown[],
     call: () => Promise<R>,
@@ -43,7 +42,12 @@ function bookkeeping(
       if (!internals.history) return invoke(method, this, args);
       const key = internals.prefix +
         (fixedName ?? qualifiedName(this, wrapper, name));
-      return keep(internals.send, key, args, () => invoke(method, this, args));
+      return keep(
+        internals.historyWrites,
+        key,
+        args,
+        () => invoke(method, this, args),
+      );
     };
     remember(wrapper, method, fixedName);
     return wrapper;
@@ -57,20 +61,29 @@ function bookkeeping(
 export function countCallsAs(fixedName: string | undefined): Decorator {
   return bookkeeping(
     fixedName,
-    (send, key, _args, call) => afterBoth(send(["INCR", key]), call()),
+    (writes, key, _args, call) => afterBoth(writes.increment(key), call()),
   );
 }
 
 /** `callHistory` with a fixed qualified name; see {@linkcode countCallsAs}. */
 export function callHistoryAs(fixedName: string | undefined): Decorator {
-  return bookkeeping(fixedName, async (send, key, args, call) => {
+  return bookkeeping(fixedName, async (writes, key, args, call) => {
     const input = pyTupleReprBytes(positional(args));
-    // The input is sent before the call starts, in the same round trip.
-    const output = await afterBoth(
-      send(["RPUSH", `${key}:inputs`, input]),
-      call(),
-    );
-    await send(["RPUSH", `${key}:outputs`, encodeOutput(output)]);
+    // Outputs keep the order of the inputs whatever order calls finish in,
+    // so replay pairs each input with its own output.
+    const place = writes.reserve(`${key}:outputs`);
+    let output;
+    try {
+      // The input is sent before the call starts, in the same round trip.
+      output = await afterBoth(
+        writes.append(`${key}:inputs`, input),
+        call(),
+      );
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+    await place.fill(encodeOutput(output));
     return output;
   });
 }

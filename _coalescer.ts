@@ -1,59 +1,93 @@
-// Gathers reads issued in the same tick into one batch: a hundred concurrent
-// get() calls become one command instead of a hundred, which is the costly
-// part for both the server and the client.
+// Gathers calls made in the same tick into one batch: a hundred concurrent
+// get() or store() calls become one command instead of a hundred, which is
+// the costly part for both the server and the client.
 
-/** One result of a batch: the value, or the error for that key alone. */
+/** One result of a batch: the value, or the error for that item alone. */
 export type BatchResult<V> = V | Error;
 
 /**
- * Collects keys until the current microtasks have run, then fetches them
- * with one `fetchMany` call and hands each caller its own result.
+ * Collects items until the current microtasks have run, then handles them
+ * with one `runMany` call and hands each caller its own result.
  */
-export class Coalescer<V> {
-  readonly #fetchMany: (keys: string[]) => Promise<BatchResult<V>[]>;
-  readonly #fetchOne: (key: string) => Promise<V>;
-  #keys: string[] = [];
+export class Coalescer<I, V> {
+  readonly #runMany: (items: I[]) => Promise<BatchResult<V>[]>;
+  readonly #runOne: (item: I) => Promise<V>;
+  #items: I[] = [];
+  // Calls sent and not yet answered, alone or in batches.
+  #running = 0;
+  readonly #oneDone = (value: V): V => {
+    this.#running--;
+    return value;
+  };
+  readonly #oneFailed = (error: unknown): never => {
+    this.#running--;
+    throw error;
+  };
   #waiters: { resolve(value: V): void; reject(error: unknown): void }[] = [];
 
   /**
-   * @param fetchMany Fetches a batch, one result per key.
-   * @param fetchOne Fetches a batch of one key, the common case of a lone
-   * read, without the batch's arrays and promise layers.
+   * @param runMany Handles a batch, one result per item.
+   * @param runOne Handles a batch of one item, the common case of a lone
+   * call, without the batch's arrays and promise layers.
    */
   constructor(
-    fetchMany: (keys: string[]) => Promise<BatchResult<V>[]>,
-    fetchOne: (key: string) => Promise<V>,
+    runMany: (items: I[]) => Promise<BatchResult<V>[]>,
+    runOne: (item: I) => Promise<V>,
   ) {
-    this.#fetchMany = fetchMany;
-    this.#fetchOne = fetchOne;
+    this.#runMany = runMany;
+    this.#runOne = runOne;
   }
 
-  /** The value for `key`, fetched with the other keys asked for in this tick. */
-  get(key: string): Promise<V> {
-    if (this.#keys.length === 0) queueMicrotask(() => this.#flush());
-    this.#keys.push(key);
+  /** The result for `item`, handled with the other items added in this tick. */
+  add(item: I): Promise<V> {
+    // Nothing else under way: a lone call (the sequential case) goes at
+    // once, skipping the end-of-tick wait and the batch's promise layer.
+    if (this.#running === 0) {
+      this.#running++;
+      return this.#runOne(item).then(this.#oneDone, this.#oneFailed);
+    }
+    if (this.#items.length === 0) queueMicrotask(() => this.#flush());
+    this.#items.push(item);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
     });
   }
 
+  /**
+   * Sends what was added so far now instead of at the end of the tick, so a
+   * call that cannot wait for the batch does not overtake it.
+   */
+  flush(): void {
+    if (this.#items.length > 0) this.#flush();
+  }
+
   #flush(): void {
-    const keys = this.#keys;
+    if (this.#items.length === 0) return;
+    const items = this.#items;
     const waiters = this.#waiters;
-    this.#keys = [];
+    this.#items = [];
     this.#waiters = [];
-    if (keys.length === 1) {
-      this.#fetchOne(keys[0]).then(waiters[0].resolve, waiters[0].reject);
+    this.#running++;
+    if (items.length === 1) {
+      this.#runOne(items[0]).then(this.#oneDone, this.#oneFailed).then(
+        waiters[0].resolve,
+        waiters[0].reject,
+      );
       return;
     }
-    this.#fetchMany(keys).then(
-      (results) =>
+    this.#runMany(items).then(
+      (results) => {
+        this.#running--;
         waiters.forEach((waiter, i) => {
           const result = results[i];
           if (result instanceof Error) waiter.reject(result);
           else waiter.resolve(result);
-        }),
-      (error) => waiters.forEach((waiter) => waiter.reject(error)),
+        });
+      },
+      (error) => {
+        this.#running--;
+        waiters.forEach((waiter) => waiter.reject(error));
+      },
     );
   }
 }

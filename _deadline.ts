@@ -28,6 +28,15 @@ class DeadlineQueue {
       settled: false,
       expire,
     };
+    // Most commands settle in the order they were sent, long before the
+    // timer fires: dropping them here keeps the queue to what is in flight,
+    // where waiting for the sweep would keep seconds of them (and their
+    // closures) alive, and the collector busy.
+    const waiters = this.#waiters;
+    while (this.#head < waiters.length && waiters[this.#head].settled) {
+      this.#head++;
+    }
+    this.#compact();
     this.#waiters.push(waiter);
     if (this.#timer === undefined) this.#arm(this.#ms);
     return waiter;
@@ -39,6 +48,14 @@ class DeadlineQueue {
       Math.max(0, Math.ceil(delay)),
     );
     unref(this.#timer);
+  }
+
+  // Drops what was passed once it is most of the array, so it stays small.
+  #compact(): void {
+    if (this.#head > 1_024 && this.#head * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #sweep(): void {
@@ -54,11 +71,7 @@ class DeadlineQueue {
         waiter.expire();
       }
     }
-    // Drop what was swept once it is most of the array, so it stays small.
-    if (this.#head > 1_024 && this.#head * 2 > waiters.length) {
-      this.#waiters = waiters.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#compact();
     if (this.#head < this.#waiters.length) {
       this.#arm(this.#waiters[this.#head].expiresAt - now);
     } else {

@@ -7,7 +7,8 @@
 
 import { registerCache } from "./_cache_internal.ts";
 import { callHistoryAs, countCallsAs } from "./_call_history.ts";
-import { Coalescer } from "./_coalescer.ts";
+import { type BatchResult, Coalescer } from "./_coalescer.ts";
+import { HistoryWrites } from "./_history_writes.ts";
 import { scanKeys } from "./_scan.ts";
 import { openTelemetry, traced } from "./_telemetry.ts";
 import { deadline } from "./_deadline.ts";
@@ -73,6 +74,23 @@ const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
 end
 return #KEYS`;
 
+// A store waiting for the end of the tick, to go with the others made in it.
+interface PendingWrite {
+  redisKey: string;
+  value: RedisArgument;
+  ttl: number | undefined;
+}
+
+function setCommand(
+  redisKey: string,
+  value: RedisArgument,
+  ttl: number | undefined,
+): RedisArgument[] {
+  return ttl === undefined
+    ? ["SET", redisKey, value]
+    : ["SET", redisKey, value, "PX", String(ttl)];
+}
+
 /**
  * A cache on Redis: {@linkcode Cache.store} writes a value under a fresh
  * random UUID and returns it; {@linkcode Cache.get} reads the bytes back,
@@ -100,7 +118,8 @@ export class Cache implements AsyncDisposable {
   #onUnavailable: UnavailablePolicy = "throw";
   #offlineQueue = DEFAULT_OFFLINE_QUEUE;
   #waitingOffline = 0;
-  #coalescer: Coalescer<Uint8Array | null> | undefined;
+  #coalescer: Coalescer<string, Uint8Array | null> | undefined;
+  #writes: Coalescer<PendingWrite, unknown> | undefined;
   #scriptBatches = true;
   #meanValueSize = 0;
   #secrets: readonly string[] = [];
@@ -192,7 +211,7 @@ export class Cache implements AsyncDisposable {
     cache.#onUnavailable = onUnavailable;
     cache.#offlineQueue = offlineQueue;
     if (options.coalesce ?? true) {
-      cache.#coalescer = new Coalescer<Uint8Array | null>(
+      cache.#coalescer = new Coalescer<string, Uint8Array | null>(
         (keys) =>
           cache.#run("GET", (driver) => cache.#getEach(driver, keys)).then(
             (results) =>
@@ -207,6 +226,18 @@ export class Cache implements AsyncDisposable {
           ),
         (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
       );
+      cache.#writes = new Coalescer<PendingWrite, unknown>(
+        (writes) =>
+          cache.#run(
+            "MSET",
+            (driver) => cache.#sendPendingWrites(driver, writes),
+          ),
+        ({ redisKey, value, ttl }) =>
+          cache.#run(
+            "SET",
+            (driver) => driver.send(setCommand(redisKey, value, ttl)),
+          ),
+      );
     }
     cache.#secrets = connection.secrets;
     cache.#waitReplicas = waitReplicas;
@@ -214,9 +245,11 @@ export class Cache implements AsyncDisposable {
       cache.#local = local;
       driver.watchInvalidations?.((key) => local.invalidate(key));
     }
+    const send = (args: readonly RedisArgument[]) =>
+      cache.#run(String(args[0]), (driver) => driver.send(args));
     registerCache(cache, {
-      send: (args) =>
-        cache.#run(String(args[0]), (driver) => driver.send(args)),
+      send,
+      historyWrites: new HistoryWrites(send, options.coalesce ?? true),
       getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
       scan: (pattern) => cache.#scan(pattern, {}),
       history: options.history ?? true,
@@ -309,29 +342,12 @@ export class Cache implements AsyncDisposable {
     if (keys.length === 0) return keys;
     const redisKeys = keys.map((key) => this.#prefix + key);
     const replicas = this.#replicasFor(call);
-    await this.#run("MSET", (driver) => {
-      // In a cluster, one script may only touch keys of one slot; MSET
-      // node-redis splits itself, so only the script is split here.
-      const groups = driver.cluster === undefined || ttl === undefined
-        ? [redisKeys.map((_, i) => i)]
-        : groupBySlot(redisKeys);
-      return Promise.all(groups.map((group) => {
-        const groupKeys = group.map((i) => redisKeys[i]);
-        const written = driver.send(
-          ttl === undefined
-            ? ["MSET", ...group.flatMap((i) => [redisKeys[i], encoded[i]])]
-            : [
-              "EVAL",
-              STORE_MANY_WITH_TTL,
-              String(group.length),
-              ...groupKeys,
-              ...group.map((i) => encoded[i]),
-              String(ttl),
-            ],
-        );
-        return this.#replicated(driver, written, groupKeys, replicas, call);
-      }));
-    }, call);
+    await this.#run(
+      "MSET",
+      (driver) =>
+        this.#sendWrites(driver, redisKeys, encoded, ttl, replicas, call),
+      call,
+    );
     this.#stores += keys.length;
     return keys;
   }
@@ -450,7 +466,7 @@ export class Cache implements AsyncDisposable {
       : undefined;
     const bytes = await this.#read(
       call,
-      null,
+      () => null,
       local !== undefined && touch === undefined
         ? () => this.#fill(local, redisKey, call)
         : coalescer === undefined
@@ -460,7 +476,7 @@ export class Cache implements AsyncDisposable {
             (driver) => driver.getBytes(redisKey, touch),
             call,
           )
-        : () => coalescer.get(redisKey),
+        : () => coalescer.add(redisKey),
     );
     if (bytes === null) {
       this.#misses++;
@@ -613,12 +629,14 @@ export class Cache implements AsyncDisposable {
     if (fn !== undefined && typeof fn !== "function") {
       throw new TypeError("fn must be a function");
     }
-    const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
+    for (const key of keys) checkKey(key);
+    const prefix = this.#prefix;
+    const redisKeys = prefix === "" ? keys : keys.map((key) => prefix + key);
     const call = checkOptions(options);
     if (redisKeys.length === 0) return [];
     const values = await this.#read(
       call,
-      redisKeys.map(() => null),
+      () => redisKeys.map(() => null),
       () => this.#run("MGET", (driver) => driver.getManyBytes(redisKeys), call),
     );
     let found = 0;
@@ -652,7 +670,7 @@ export class Cache implements AsyncDisposable {
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
-    const reply = await this.#read(call, 0, () =>
+    const reply = await this.#read(call, () => 0, () =>
       this.#run(
         "EXISTS",
         (driver) => driver.send(["EXISTS", redisKey]),
@@ -1001,7 +1019,9 @@ export class Cache implements AsyncDisposable {
     return checkTtl("touch", touch);
   }
 
-  // One SET, with the expiry in the same command when there is one.
+  // One SET, with the expiry in the same command when there is one. Plain
+  // writes (no signal, timeout or replicas of their own) made in the same
+  // tick share one MSET, one deadline and one latency sample.
   #write(
     redisKey: string,
     value: RedisArgument,
@@ -1010,24 +1030,100 @@ export class Cache implements AsyncDisposable {
   ): Promise<void> {
     const replicas = this.#replicasFor(call);
     this.#local?.invalidate(redisKey);
-    return this.#run(
-      "SET",
-      (driver) =>
-        this.#replicated(
-          driver,
-          driver.send(
-            ttl === undefined
-              ? ["SET", redisKey, value]
-              : ["SET", redisKey, value, "PX", String(ttl)],
+    const writes = replicas === 0 && call.signal === undefined &&
+        call.timeout === undefined && this.#driver?.connected !== false
+      ? this.#writes
+      : undefined;
+    // A write that goes alone lets those of this tick go first, so writes
+    // reach Redis (and the Python history its outputs) in the order made.
+    if (writes === undefined) this.#writes?.flush();
+    const written = writes !== undefined
+      ? writes.add({ redisKey, value, ttl })
+      : this.#run(
+        "SET",
+        (driver) =>
+          this.#replicated(
+            driver,
+            driver.send(setCommand(redisKey, value, ttl)),
+            [redisKey],
+            replicas,
+            call,
           ),
-          [redisKey],
-          replicas,
-          call,
-        ),
-      call,
-    ).then(() => {
+        call,
+      );
+    return written.then(() => {
       this.#stores++;
     });
+  }
+
+  // Writes values under their keys atomically: one MSET, or with an expiry
+  // one script (per slot, in a cluster: MSET node-redis splits itself).
+  #sendWrites(
+    driver: Driver,
+    redisKeys: readonly string[],
+    values: readonly RedisArgument[],
+    ttl: number | undefined,
+    replicas: number,
+    call: CallOptions,
+  ): Promise<unknown> {
+    const groups = driver.cluster === undefined || ttl === undefined
+      ? [redisKeys.map((_, i) => i)]
+      : groupBySlot(redisKeys);
+    return Promise.all(groups.map((group) => {
+      const groupKeys = group.map((i) => redisKeys[i]);
+      const written = driver.send(
+        ttl === undefined
+          ? ["MSET", ...group.flatMap((i) => [redisKeys[i], values[i]])]
+          : [
+            "EVAL",
+            STORE_MANY_WITH_TTL,
+            String(group.length),
+            ...groupKeys,
+            ...group.map((i) => values[i]),
+            String(ttl),
+          ],
+      );
+      return this.#replicated(driver, written, groupKeys, replicas, call);
+    }));
+  }
+
+  // A batch of coalesced writes: one #sendWrites per expiry among them; a
+  // failed one fails only its own writes.
+  #sendPendingWrites(
+    driver: Driver,
+    writes: readonly PendingWrite[],
+  ): Promise<BatchResult<unknown>[]> {
+    const byTtl = new Map<number | undefined, number[]>();
+    writes.forEach(({ ttl }, i) => {
+      const group = byTtl.get(ttl);
+      if (group === undefined) byTtl.set(ttl, [i]);
+      else group.push(i);
+    });
+    const results: BatchResult<unknown>[] = new Array(writes.length);
+    return Promise.all(
+      [...byTtl].map(([ttl, group]) =>
+        this.#sendWrites(
+          driver,
+          group.map((i) => writes[i].redisKey),
+          group.map((i) => writes[i].value),
+          ttl,
+          0,
+          {},
+        ).then(
+          () => group.forEach((i) => results[i] = undefined),
+          (error: unknown) => {
+            const failed = this.#failed(
+              redact(
+                error instanceof Error ? error : new CacheError(String(error)),
+                this.#secrets,
+              ) as Error,
+              ttl === undefined ? "MSET" : "EVAL",
+            );
+            group.forEach((i) => results[i] = failed);
+          },
+        )
+      ),
+    ).then(() => results);
   }
 
   #replicasFor(options: StoreOptions): number {
@@ -1299,7 +1395,7 @@ export class Cache implements AsyncDisposable {
   // error was already counted and reported by #run); other errors pass.
   #read<T>(
     options: ReadOptions,
-    fallback: T,
+    fallback: () => T,
     read: () => Promise<T>,
   ): Promise<T> {
     const policy = options.onUnavailable === undefined
@@ -1307,7 +1403,7 @@ export class Cache implements AsyncDisposable {
       : checkPolicy(options.onUnavailable);
     if (policy === "throw") return read();
     return read().catch((error) => {
-      if (isUnavailable(error)) return fallback;
+      if (isUnavailable(error)) return fallback();
       throw error;
     });
   }

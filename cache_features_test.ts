@@ -519,6 +519,129 @@ test("concurrent gets become one command; coalesce: false sends one GET each", a
   assert.equal(calls.eval, undefined);
 });
 
+test("concurrent stores become one MSET per expiry, byte-exact; coalesce: false sends one SET each", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    history: false,
+  });
+  // Every byte value, in values that differ in length.
+  const values = Array.from(
+    { length: 60 },
+    (_, i) => Uint8Array.from({ length: i * 5 }, (_, j) => (i * 31 + j) % 256),
+  );
+  await cache.store("first"); // the batch follows a call in flight
+  await raw.send("CONFIG", "RESETSTAT");
+  const keys = await Promise.all(
+    values.map((value, i) =>
+      cache.store(value, i % 3 === 0 ? { ttl: 60_000 } : undefined)
+    ),
+  );
+  const calls = await commandCalls();
+  // The first store (a ttl one) goes alone; the rest, made while it is under
+  // way, go as one MSET and one script, whose SETs Redis counts as well.
+  const batchedWithTtl = values.filter((_, i) => i > 0 && i % 3 === 0).length;
+  assert.equal(calls.set, 1 + batchedWithTtl, JSON.stringify(calls));
+  assert.equal(calls.mset, 1, JSON.stringify(calls));
+  assert.equal(calls.eval, 1, JSON.stringify(calls));
+  assert.equal(new Set(keys).size, values.length);
+  for (const [i, key] of keys.entries()) {
+    assert.deepEqual(await cache.get(key), values[i]);
+    const ttl = await cache.ttl(key);
+    if (i % 3 === 0) assert.ok(ttl! > 50_000 && ttl! <= 60_000, `ttl ${ttl}`);
+    else assert.equal(ttl, Infinity);
+  }
+  assert.equal(cache.stats().stores, values.length + 1);
+
+  await using separate = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    history: false,
+    coalesce: false,
+  });
+  await raw.send("CONFIG", "RESETSTAT");
+  await Promise.all(values.map((value) => separate.store(value)));
+  const separateCalls = await commandCalls();
+  assert.equal(separateCalls.set, values.length);
+  assert.equal(separateCalls.mset, undefined);
+});
+
+test("a store with its own timeout does not overtake stores made before it in the tick", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  await cache.store("first");
+  const keys = await Promise.all([
+    cache.store("a"),
+    cache.store("b"),
+    cache.store("c", { timeout: 2_000 }),
+    cache.store("d"),
+  ]);
+  const inputs =
+    (await raw.send("LRANGE", "Cache.store:inputs", "0", "-1") as Uint8Array[])
+      .map(text);
+  const outputs =
+    (await raw.send("LRANGE", "Cache.store:outputs", "0", "-1") as Uint8Array[])
+      .map(text);
+  // Each recorded input sits beside the key its store returned.
+  assert.deepEqual(inputs, [
+    "('first',)",
+    "('a',)",
+    "('b',)",
+    "('c',)",
+    "('d',)",
+  ]);
+  assert.deepEqual(outputs.slice(1), keys);
+  assert.deepEqual(
+    await Promise.all(keys.map((key) => cache.getStr(key))),
+    ["a", "b", "c", "d"],
+  );
+});
+
+test("concurrent stores keep the Python history in three commands, in call order", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  await cache.store("first");
+  await raw.send("CONFIG", "RESETSTAT");
+  const values = Array.from({ length: 40 }, (_, i) => `value ${i}`);
+  const keys = await Promise.all(values.map((value) => cache.store(value)));
+  const calls = await commandCalls();
+  // The count and the inputs of all 40: one INCRBY, one RPUSH. The first
+  // SET goes alone and the 39 made while it is under way as one MSET; then
+  // the outputs: the first store's, and the other 39 in one RPUSH.
+  assert.equal(calls.incr, undefined, JSON.stringify(calls));
+  assert.equal(calls.incrby, 1, JSON.stringify(calls));
+  assert.equal(calls.set, 1, JSON.stringify(calls));
+  assert.equal(calls.mset, 1, JSON.stringify(calls));
+  assert.equal(calls.rpush, 3, JSON.stringify(calls));
+  assert.equal(text(await raw.send("GET", "Cache.store") as Uint8Array), "41");
+  const inputs =
+    (await raw.send("LRANGE", "Cache.store:inputs", "0", "-1") as Uint8Array[])
+      .map(text);
+  const outputs =
+    (await raw.send("LRANGE", "Cache.store:outputs", "0", "-1") as Uint8Array[])
+      .map(text);
+  assert.deepEqual(inputs.slice(1), values.map((value) => `('${value}',)`));
+  assert.deepEqual(outputs.slice(1), keys);
+});
+
+test("a batch of stores that Redis refuses fails every store in it and writes nothing", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    history: false,
+  });
+  await cache.store("first");
+  await raw.send("CONFIG", "SET", "maxmemory", "1");
+  try {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => cache.store(`v${i}`)),
+    );
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, "rejected");
+      assert.match((outcome as PromiseRejectedResult).reason.message, /OOM/);
+    }
+  } finally {
+    await raw.send("CONFIG", "SET", "maxmemory", "0");
+  }
+  assert.equal((await valueKeys()).length, 1);
+});
+
 test("a user who may not run scripts still gets every value, one GET each", async () => {
   await raw.send(
     "ACL",

@@ -126,10 +126,15 @@ export interface CacheOptions {
    */
   history?: boolean;
   /**
-   * Whether `get` calls made in the same tick are sent as one command: a
+   * Whether calls made while others are under way share one command. A lone
+   * call goes at once; `get` calls made while one is in flight go as one
    * script that GETs each key, so each caller still gets its own value or
-   * error (a key holding a list still gives WRONGTYPE, unlike MGET). On Bun,
+   * error (a key holding a list still gives WRONGTYPE, unlike MGET); on Bun,
    * whose client cannot read script replies as bytes, they are pipelined.
+   * `store` calls go as one MSET (one script per expiry with a `ttl`), and
+   * the Python history of a batch as one INCRBY and one RPUSH per list. A
+   * call with its own `signal`, `timeout`, `touch` or `waitReplicas` goes
+   * alone.
    *
    * @default {true}
    */

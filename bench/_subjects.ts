@@ -72,7 +72,11 @@ export async function openSubject(
     }
     case "node-redis": {
       const { createClient } = await import("redis");
-      const client = createClient({ url });
+      // Configured as the cache configures it: node-redis's own per-command
+      // timeout makes an AbortSignal.timeout per command, whose timers all
+      // fire five seconds later and would charge that work to whichever
+      // subject is measured then. (The cache bounds commands itself.)
+      const client = createClient({ url, commandOptions: { timeout: 0 } });
       client.on("error", () => {});
       await client.connect();
       return {

@@ -27,7 +27,11 @@ const server = await startRedisServer({ cpu: pinned ? 1 : undefined });
 globalThis.addEventListener("unload", () => server.killNow());
 
 const cache = await Cache.connect({ url: server.url() });
-const raw = createClient({ url: server.url() });
+// As the cache configures it: no per-command AbortSignal timer.
+const raw = createClient({
+  url: server.url(),
+  commandOptions: { timeout: 0 },
+});
 raw.on("error", () => {});
 await raw.connect();
 const AS_BYTES = { typeMapping: { 36: Buffer } };
