@@ -13,16 +13,6 @@ export class Coalescer<I, V> {
   readonly #runMany: (items: I[]) => Promise<BatchResult<V>[]>;
   readonly #runOne: (item: I) => Promise<V>;
   #items: I[] = [];
-  // Calls sent and not yet answered, alone or in batches.
-  #running = 0;
-  readonly #oneDone = (value: V): V => {
-    this.#running--;
-    return value;
-  };
-  readonly #oneFailed = (error: unknown): never => {
-    this.#running--;
-    throw error;
-  };
   #waiters: { resolve(value: V): void; reject(error: unknown): void }[] = [];
 
   /**
@@ -40,12 +30,6 @@ export class Coalescer<I, V> {
 
   /** The result for `item`, handled with the other items added in this tick. */
   add(item: I): Promise<V> {
-    // Nothing else under way: a lone call (the sequential case) goes at
-    // once, skipping the end-of-tick wait and the batch's promise layer.
-    if (this.#running === 0) {
-      this.#running++;
-      return this.#runOne(item).then(this.#oneDone, this.#oneFailed);
-    }
     if (this.#items.length === 0) queueMicrotask(() => this.#flush());
     this.#items.push(item);
     return new Promise((resolve, reject) => {
@@ -67,17 +51,12 @@ export class Coalescer<I, V> {
     const waiters = this.#waiters;
     this.#items = [];
     this.#waiters = [];
-    this.#running++;
     if (items.length === 1) {
-      this.#runOne(items[0]).then(this.#oneDone, this.#oneFailed).then(
-        waiters[0].resolve,
-        waiters[0].reject,
-      );
+      this.#runOne(items[0]).then(waiters[0].resolve, waiters[0].reject);
       return;
     }
     this.#runMany(items).then(
       (results) => {
-        this.#running--;
         waiters.forEach((waiter, i) => {
           const result = results[i];
           if (result instanceof Error) waiter.reject(result);
@@ -85,7 +64,6 @@ export class Coalescer<I, V> {
         });
       },
       (error) => {
-        this.#running--;
         waiters.forEach((waiter) => waiter.reject(error));
       },
     );

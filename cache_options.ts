@@ -126,9 +126,8 @@ export interface CacheOptions {
    */
   history?: boolean;
   /**
-   * Whether calls made while others are under way share one command. A lone
-   * call goes at once; `get` calls made while one is in flight go as one
-   * script that GETs each key, so each caller still gets its own value or
+   * Whether calls made in the same tick share one command: `get` calls go
+   * as one script that GETs each key, so each caller still gets its own value or
    * error (a key holding a list still gives WRONGTYPE, unlike MGET); on Bun,
    * whose client cannot read script replies as bytes, they are pipelined.
    * `store` calls go as one MSET (one script per expiry with a `ttl`), and
