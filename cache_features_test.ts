@@ -519,6 +519,16 @@ test("concurrent gets become one command; coalesce: false sends one GET each", a
   assert.equal(calls.eval, undefined);
 });
 
+/** The inputs and outputs store recorded, as text, oldest first. */
+async function storeHistory(): Promise<
+  { inputs: (string | null)[]; outputs: (string | null)[] }
+> {
+  const list = async (name: string) =>
+    (await raw.send("LRANGE", `Cache.store:${name}`, "0", "-1") as Uint8Array[])
+      .map(text);
+  return { inputs: await list("inputs"), outputs: await list("outputs") };
+}
+
 test("concurrent stores become one MSET per expiry, byte-exact; coalesce: false sends one SET each", async () => {
   await using cache = await Cache.connect({
     url: server.url(),
@@ -572,12 +582,7 @@ test("a store with its own timeout does not overtake stores made before it in th
     cache.store("c", { timeout: 2_000 }),
     cache.store("d"),
   ]);
-  const inputs =
-    (await raw.send("LRANGE", "Cache.store:inputs", "0", "-1") as Uint8Array[])
-      .map(text);
-  const outputs =
-    (await raw.send("LRANGE", "Cache.store:outputs", "0", "-1") as Uint8Array[])
-      .map(text);
+  const { inputs, outputs } = await storeHistory();
   // Each recorded input sits beside the key its store returned.
   assert.deepEqual(inputs, [
     "('first',)",
@@ -607,12 +612,7 @@ test("concurrent stores keep the Python history in three commands, in call order
   assert.equal(calls.mset, 1, JSON.stringify(calls));
   assert.equal(calls.rpush, 2, JSON.stringify(calls));
   assert.equal(text(await raw.send("GET", "Cache.store") as Uint8Array), "41");
-  const inputs =
-    (await raw.send("LRANGE", "Cache.store:inputs", "0", "-1") as Uint8Array[])
-      .map(text);
-  const outputs =
-    (await raw.send("LRANGE", "Cache.store:outputs", "0", "-1") as Uint8Array[])
-      .map(text);
+  const { inputs, outputs } = await storeHistory();
   assert.deepEqual(inputs.slice(1), values.map((value) => `('${value}',)`));
   assert.deepEqual(outputs.slice(1), keys);
 });
