@@ -61,44 +61,74 @@ function bookkeeping(
 export function countCallsAs(fixedName: string | undefined): Decorator {
   return bookkeeping(
     fixedName,
-    (writes, key, _args, call) => afterBoth(writes.increment(key), call()),
+    (writes, key, _args, call) => countCall(writes, key, call),
   );
 }
 
 /** `callHistory` with a fixed qualified name; see {@linkcode countCallsAs}. */
 export function callHistoryAs(fixedName: string | undefined): Decorator {
-  return bookkeeping(fixedName, async (writes, key, args, call) => {
-    const input = pyTupleReprBytes(positional(args));
-    // Outputs keep the order of the inputs whatever order calls finish in,
-    // so replay pairs each input with its own output.
-    const place = writes.reserve(`${key}:outputs`);
-    let output;
-    try {
-      // The input is sent before the call starts, in the same round trip.
-      output = await afterBoth(
-        writes.append(`${key}:inputs`, input),
-        call(),
-      );
-    } catch (error) {
-      place.cancel();
-      throw error;
-    }
-    await place.fill(encodeOutput(output));
-    return output;
-  });
+  return bookkeeping(
+    fixedName,
+    (writes, key, args, call) => recordCall(writes, key, callInput(args), call),
+  );
+}
+
+/**
+ * Marks a method that keeps its own Python history under `fixedName`, so
+ * {@linkcode recordedName} finds it; the method is returned as it is.
+ */
+export function recordedAs(fixedName: string): Decorator {
+  return (method) => {
+    remember(method, undefined, fixedName);
+    return method;
+  };
+}
+
+/** Counts one call at `key`, as `countCalls` does, around `call`. */
+export function countCall<R>(
+  writes: HistoryWrites,
+  key: string,
+  call: () => Promise<R>,
+): Promise<R> {
+  return afterBoth(writes.increment(key), call());
+}
+
+/**
+ * Records `input`, then the output of `call` if it returns, in the lists at
+ * `key:inputs` and `key:outputs`, as `callHistory` does.
+ */
+export async function recordCall<R>(
+  writes: HistoryWrites,
+  key: string,
+  input: RedisArgument,
+  call: () => Promise<R>,
+): Promise<R> {
+  // Outputs keep the order of the inputs whatever order calls finish in,
+  // so replay pairs each input with its own output.
+  const place = writes.reserve(`${key}:outputs`);
+  let output;
+  try {
+    // The input is sent before the call starts, in the same round trip.
+    output = await afterBoth(writes.append(`${key}:inputs`, input), call());
+  } catch (error) {
+    place.cancel();
+    throw error;
+  }
+  await place.fill(encodeOutput(output));
+  return output;
 }
 
 // Each wrapper we make, with the function it wraps and the name it was given,
 // so the defining class can be found through stacked decorators.
 const wrapped = new WeakMap<
   object,
-  { inner: object; fixedName: string | undefined }
+  { inner: object | undefined; fixedName: string | undefined }
 >();
 const qualifiedNames = new WeakMap<object, string>();
 
 function remember(
   wrapper: object,
-  inner: object,
+  inner: object | undefined,
   fixedName: string | undefined,
 ): void {
   wrapped.set(wrapper, { inner, fixedName });
@@ -173,6 +203,19 @@ export function recordedName(cache: object, name: string): string {
     }
   }
   return `${cache.constructor.name}.${name}`;
+}
+
+/**
+ * What redis-py writes for the arguments of a call: Python's `str()` of their
+ * tuple, as text, or as bytes when an argument is bytes.
+ */
+export function callInput(args: readonly unknown[]): RedisArgument {
+  const values = positional(args);
+  if (values.some((value) => value instanceof Uint8Array)) {
+    return pyTupleReprBytes(values);
+  }
+  const items = values.map((value) => pyRepr(value)).join(", ");
+  return values.length === 1 ? `(${items},)` : `(${items})`;
 }
 
 // Python passes options as keyword arguments, which are not part of `args`.

@@ -84,6 +84,14 @@ export class HistoryWrites {
     };
   }
 
+  /**
+   * Whether a value reserved or appended in the list at `key` is still to be
+   * sent: a write that goes around this class must then wait its turn.
+   */
+  hasUnsent(key: string): boolean {
+    return this.#places.has(key) || this.#pending.has(`RPUSH ${key}`);
+  }
+
   // Appends the filled places at the head of the list's queue, in order,
   // up to the first one still waiting for its value.
   #writeReadyPlaces(key: string): void {

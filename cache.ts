@@ -6,7 +6,12 @@
  */
 
 import { registerCache } from "./_cache_internal.ts";
-import { callHistoryAs, countCallsAs } from "./_call_history.ts";
+import {
+  callInput,
+  countCall,
+  recordCall,
+  recordedAs,
+} from "./_call_history.ts";
 import { type BatchResult, Coalescer } from "./_coalescer.ts";
 import { HistoryWrites } from "./_history_writes.ts";
 import { scanKeys } from "./_scan.ts";
@@ -22,6 +27,17 @@ import { openConnection, planConnection } from "./_open.ts";
 import { groupBySlot } from "./_key_slot.ts";
 import { LocalLayer } from "./_local_layer.ts";
 import { ReplicaWaiter } from "./_replica_wait.ts";
+import {
+  parseRecordedStore,
+  RECORDED_STORE_MAX,
+  RECORDED_VALUE_LIMIT,
+  recordedStoreCommand,
+  type RecordedWrite,
+  refusedBeforeRunning,
+  refusesScripts,
+  type StoreHistoryKeys,
+  type StoreRecord,
+} from "./_recorded_store.ts";
 import {
   checkKey,
   checkNamespace,
@@ -79,7 +95,14 @@ interface PendingWrite {
   redisKey: string;
   value: RedisArgument;
   ttl: number | undefined;
+  /** What the call history records of it, when store keeps one. */
+  record?: StoreRecord;
 }
+
+// The outcome of a recorded store whose script an ACL refused before it ran:
+// nothing was written, and it goes again as separate commands, which Redis
+// judges one by one as it does Python's.
+const SCRIPT_REFUSED = Symbol("script refused");
 
 function setCommand(
   redisKey: string,
@@ -121,6 +144,10 @@ export class Cache implements AsyncDisposable {
   #coalescer: Coalescer<string, Uint8Array | null> | undefined;
   #writes: Coalescer<PendingWrite, unknown> | undefined;
   #scriptBatches = true;
+  #scriptWrites = true;
+  #history = true;
+  #historyKeys: StoreHistoryKeys = { count: "", inputs: "", outputs: "" };
+  #historyWrites: HistoryWrites | undefined;
   #meanValueSize = 0;
   #secrets: readonly string[] = [];
   #waitReplicas = 0;
@@ -232,11 +259,23 @@ export class Cache implements AsyncDisposable {
             "MSET",
             (driver) => cache.#sendPendingWrites(driver, writes),
           ),
-        ({ redisKey, value, ttl }) =>
-          cache.#run(
-            "SET",
-            (driver) => driver.send(setCommand(redisKey, value, ttl)),
-          ),
+        (write) =>
+          write.record === undefined
+            ? cache.#run(
+              "SET",
+              (driver) =>
+                driver.send(setCommand(write.redisKey, write.value, write.ttl)),
+            )
+            : cache.#run(
+              "EVAL",
+              (driver) =>
+                cache.#sendRecorded(driver, [write as RecordedWrite]).then(
+                  ([outcome]) => {
+                    if (outcome instanceof Error) throw outcome;
+                    return outcome;
+                  },
+                ),
+            ),
       );
     }
     cache.#secrets = connection.secrets;
@@ -247,9 +286,18 @@ export class Cache implements AsyncDisposable {
     }
     const send = (args: readonly RedisArgument[]) =>
       cache.#run(String(args[0]), (driver) => driver.send(args));
+    const historyWrites = new HistoryWrites(send, options.coalesce ?? true);
+    cache.#history = options.history ?? true;
+    cache.#historyWrites = historyWrites;
+    const storeName = `${cache.#prefix}Cache.store`;
+    cache.#historyKeys = {
+      count: storeName,
+      inputs: `${storeName}:inputs`,
+      outputs: `${storeName}:outputs`,
+    };
     registerCache(cache, {
       send,
-      historyWrites: new HistoryWrites(send, options.coalesce ?? true),
+      historyWrites,
       getBytes: (key) => cache.#run("GET", (driver) => driver.getBytes(key)),
       scan: (pattern) => cache.#scan(pattern, {}),
       history: options.history ?? true,
@@ -299,15 +347,24 @@ export class Cache implements AsyncDisposable {
    * @throws {RangeError} `data` is `NaN` or infinite, or `ttl` is not a positive whole number.
    * @throws {CacheError} Redis failed or did not answer in time.
    */
+  @recordedAs("Cache.store")
   @traced("store", () => 1)
-  @countCallsAs("Cache.store")
-  @callHistoryAs("Cache.store")
   async store(data: Storable, options?: StoreOptions): Promise<string> {
-    const value = encodeValue(data);
-    const call = checkOptions(options);
-    const ttl = this.#ttlFor(call);
+    // As Python's `@count_calls @call_history`: a call is counted and its
+    // input recorded even when it then fails; see #write for the output.
+    const input = this.#history ? callInput([data, options]) : undefined;
+    let value, call, ttl;
+    try {
+      value = encodeValue(data);
+      call = checkOptions(options);
+      ttl = this.#ttlFor(call);
+    } catch (error) {
+      if (input === undefined) throw error;
+      return await this.#recordStore(input, () => Promise.reject(error));
+    }
     const key = crypto.randomUUID();
-    await this.#write(this.#prefix + key, value, ttl, call);
+    const record = input === undefined ? undefined : { input, output: key };
+    await this.#write(this.#prefix + key, value, ttl, call, record);
     return key;
   }
 
@@ -1021,12 +1078,15 @@ export class Cache implements AsyncDisposable {
 
   // One SET, with the expiry in the same command when there is one. Plain
   // writes (no signal, timeout or replicas of their own) made in the same
-  // tick share one MSET, one deadline and one latency sample.
+  // tick share one MSET, one deadline and one latency sample. A store's
+  // `record` goes in the same script as its value when it can, else as the
+  // history's own commands around the SET.
   #write(
     redisKey: string,
     value: RedisArgument,
     ttl: number | undefined,
     call: StoreOptions,
+    record?: PendingWrite["record"],
   ): Promise<void> {
     const replicas = this.#replicasFor(call);
     this.#local?.invalidate(redisKey);
@@ -1037,6 +1097,51 @@ export class Cache implements AsyncDisposable {
     // A write that goes alone lets those of this tick go first, so writes
     // reach Redis (and the Python history its outputs) in the order made.
     if (writes === undefined) this.#writes?.flush();
+    const write = () =>
+      this.#writeValue(redisKey, value, ttl, call, replicas, writes);
+    if (record === undefined) return write();
+    const recordApart = () =>
+      this.#recordStore(record.input, () => write().then(() => record.output))
+        .then(() => {});
+    if (writes === undefined || !this.#canRecordInScript(value)) {
+      return recordApart();
+    }
+    return writes.add({ redisKey, value, ttl, record }).then((result) => {
+      if (result === SCRIPT_REFUSED) return recordApart();
+      this.#stores++;
+      return undefined;
+    });
+  }
+
+  // Whether a store's history can go in the script with its value: not in a
+  // cluster (the history keys live in other slots), not for large values,
+  // and not while a history write sent apart is still to go (its output
+  // must land first).
+  #canRecordInScript(value: RedisArgument): boolean {
+    return this.#scriptWrites && this.#driver?.cluster === undefined &&
+      value.length <= RECORDED_VALUE_LIMIT &&
+      !this.#historyWrites!.hasUnsent(this.#historyKeys.outputs);
+  }
+
+  // Counts a store and records its input, then its output if `call`
+  // returns: the history's own commands, merged per tick.
+  #recordStore(
+    input: RedisArgument,
+    call: () => Promise<string>,
+  ): Promise<string> {
+    const writes = this.#historyWrites!;
+    const name = this.#historyKeys.count;
+    return countCall(writes, name, () => recordCall(writes, name, input, call));
+  }
+
+  #writeValue(
+    redisKey: string,
+    value: RedisArgument,
+    ttl: number | undefined,
+    call: StoreOptions,
+    replicas: number,
+    writes: Coalescer<PendingWrite, unknown> | undefined,
+  ): Promise<void> {
     const written = writes !== undefined
       ? writes.add({ redisKey, value, ttl })
       : this.#run(
@@ -1087,43 +1192,82 @@ export class Cache implements AsyncDisposable {
     }));
   }
 
-  // A batch of coalesced writes: one #sendWrites per expiry among them; a
-  // failed one fails only its own writes.
+  // A batch of coalesced writes: the recorded stores in one script, the
+  // others in one #sendWrites per expiry among them; a failed command fails
+  // only its own writes.
   #sendPendingWrites(
     driver: Driver,
     writes: readonly PendingWrite[],
   ): Promise<BatchResult<unknown>[]> {
+    const recorded: number[] = [];
     const byTtl = new Map<number | undefined, number[]>();
-    writes.forEach(({ ttl }, i) => {
+    writes.forEach(({ ttl, record }, i) => {
+      if (record !== undefined) return void recorded.push(i);
       const group = byTtl.get(ttl);
       if (group === undefined) byTtl.set(ttl, [i]);
       else group.push(i);
     });
     const results: BatchResult<unknown>[] = new Array(writes.length);
-    return Promise.all(
-      [...byTtl].map(([ttl, group]) =>
-        this.#sendWrites(
+    const failAll = (group: number[], command: string) => (error: unknown) => {
+      const failed = this.#failed(
+        redact(
+          error instanceof Error ? error : new CacheError(String(error)),
+          this.#secrets,
+        ) as Error,
+        command,
+      );
+      group.forEach((i) => results[i] = failed);
+    };
+    const sent = [...byTtl].map(([ttl, group]) =>
+      this.#sendWrites(
+        driver,
+        group.map((i) => writes[i].redisKey),
+        group.map((i) => writes[i].value),
+        ttl,
+        0,
+        {},
+      ).then(
+        () => group.forEach((i) => results[i] = undefined),
+        failAll(group, ttl === undefined ? "MSET" : "EVAL"),
+      )
+    );
+    for (let start = 0; start < recorded.length; start += RECORDED_STORE_MAX) {
+      const group = recorded.slice(start, start + RECORDED_STORE_MAX);
+      sent.push(
+        this.#sendRecorded(
           driver,
-          group.map((i) => writes[i].redisKey),
-          group.map((i) => writes[i].value),
-          ttl,
-          0,
-          {},
+          group.map((i) => writes[i] as RecordedWrite),
         ).then(
-          () => group.forEach((i) => results[i] = undefined),
-          (error: unknown) => {
-            const failed = this.#failed(
-              redact(
-                error instanceof Error ? error : new CacheError(String(error)),
-                this.#secrets,
-              ) as Error,
-              ttl === undefined ? "MSET" : "EVAL",
-            );
-            group.forEach((i) => results[i] = failed);
-          },
-        )
-      ),
-    ).then(() => results);
+          (outcomes) =>
+            outcomes.forEach((outcome, j) =>
+              results[group[j]] = outcome instanceof Error
+                ? this.#failed(redact(outcome, this.#secrets), "SET")
+                : outcome
+            ),
+          failAll(group, "EVAL"),
+        ),
+      );
+    }
+    return Promise.all(sent).then(() => results);
+  }
+
+  // Stores with their Python history in one script; each outcome is
+  // `undefined`, the error Redis gave its SET, or SCRIPT_REFUSED for all when
+  // an ACL refused the script (after which, if it refuses scripting itself,
+  // no store tries one again).
+  async #sendRecorded(
+    driver: Driver,
+    writes: readonly RecordedWrite[],
+  ): Promise<(undefined | Error | typeof SCRIPT_REFUSED)[]> {
+    try {
+      return parseRecordedStore(
+        await driver.send(recordedStoreCommand(this.#historyKeys, writes)),
+      );
+    } catch (error) {
+      if (!refusedBeforeRunning(error)) throw error;
+      if (refusesScripts(error)) this.#scriptWrites = false;
+      return writes.map(() => SCRIPT_REFUSED);
+    }
   }
 
   #replicasFor(options: StoreOptions): number {

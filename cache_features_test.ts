@@ -40,8 +40,8 @@ test("store sets a per-value ttl in the same command; the connect ttl is the def
   const explicit = await cache.store("b", { ttl: 5_000 });
   assert.equal(
     proxy.turns(),
-    2,
-    "the value and its expiry in one round trip, then the history",
+    1,
+    "the value, its expiry and the history in one round trip",
   );
   const defaultTtl = Number(await raw.send("PTTL", byDefault));
   const explicitTtl = Number(await raw.send("PTTL", explicit));
@@ -598,23 +598,51 @@ test("a store with its own timeout does not overtake stores made before it in th
   );
 });
 
-test("concurrent stores keep the Python history in three commands, in call order", async () => {
+test("concurrent stores keep the Python history in one script, in call order", async () => {
   await using cache = await Cache.connect({ url: server.url() });
   await cache.store("first");
   await raw.send("CONFIG", "RESETSTAT");
   const values = Array.from({ length: 40 }, (_, i) => `value ${i}`);
-  const keys = await Promise.all(values.map((value) => cache.store(value)));
+  const keys = await Promise.all(
+    values.map((value, i) =>
+      cache.store(value, i % 4 === 0 ? { ttl: 60_000 } : undefined)
+    ),
+  );
   const calls = await commandCalls();
-  // INCRBY, RPUSH of the inputs, MSET, then RPUSH of the outputs.
+  // One script: INCRBY, RPUSH of the inputs, the SETs, RPUSH of the outputs.
+  assert.equal(calls.eval, 1, JSON.stringify(calls));
   assert.equal(calls.incr, undefined, JSON.stringify(calls));
   assert.equal(calls.incrby, 1, JSON.stringify(calls));
-  assert.equal(calls.set, undefined, JSON.stringify(calls));
-  assert.equal(calls.mset, 1, JSON.stringify(calls));
+  assert.equal(calls.set, values.length, JSON.stringify(calls));
   assert.equal(calls.rpush, 2, JSON.stringify(calls));
   assert.equal(text(await raw.send("GET", "Cache.store") as Uint8Array), "41");
   const { inputs, outputs } = await storeHistory();
   assert.deepEqual(inputs.slice(1), values.map((value) => `('${value}',)`));
   assert.deepEqual(outputs.slice(1), keys);
+  for (const [i, key] of keys.entries()) {
+    assert.equal(await cache.getStr(key), values[i]);
+    const ttl = await cache.ttl(key);
+    if (i % 4 === 0) assert.ok(ttl! > 50_000 && ttl! <= 60_000, `ttl ${ttl}`);
+    else assert.equal(ttl, Infinity);
+  }
+});
+
+test("stores whose history goes apart (a large value, coalesce: false) keep inputs and outputs paired", async () => {
+  const large = new Uint8Array(100_000).fill(7);
+  for (const coalesce of [true, false]) {
+    await using cache = await Cache.connect({ url: server.url(), coalesce });
+    const made = ["a", large, "b", "c", large, "d"];
+    const keys = await Promise.all(made.map((value) => cache.store(value)));
+    const { inputs, outputs } = await storeHistory();
+    assert.equal(inputs.length, made.length);
+    assert.deepEqual(outputs, keys, `coalesce: ${coalesce}`);
+    assert.deepEqual(inputs[0], "('a',)");
+    assert.ok(inputs[1]!.startsWith("(b'\\x07\\x07"), inputs[1]!.slice(0, 20));
+    assert.deepEqual(inputs[2], "('b',)");
+    assert.deepEqual(inputs[5], "('d',)");
+    assert.deepEqual(await cache.get(keys[4]), large);
+    assert.equal(await cache.getStr(keys[5]), "d");
+  }
 });
 
 test("a batch of stores that Redis refuses fails every store in it and writes nothing", async () => {
@@ -638,7 +666,7 @@ test("a batch of stores that Redis refuses fails every store in it and writes no
   assert.equal((await valueKeys()).length, 1);
 });
 
-test("a user who may not run scripts still gets every value, one GET each", async () => {
+test("a user who may not run scripts still gets every value, one GET each, and store its history", async () => {
   await raw.send(
     "ACL",
     "SETUSER",
@@ -660,4 +688,15 @@ test("a user who may not run scripts still gets every value, one GET each", asyn
       "c",
     ]);
   }
+  // store's history goes as separate commands, before and after the refusal.
+  const stored = await Promise.all(
+    ["x", "y"].map((value) => cache.store(value)),
+  );
+  stored.push(await cache.store("z"));
+  assert.deepEqual(await storeHistory(), {
+    inputs: ["('x',)", "('y',)", "('z',)"],
+    outputs: stored,
+  });
+  assert.equal(text(await raw.send("GET", "Cache.store") as Uint8Array), "3");
+  assert.equal(cache.stats().errors, 0);
 });

@@ -120,7 +120,8 @@ export interface CacheOptions {
   /**
    * Whether `store` (and methods you decorate with `countCalls` or
    * `callHistory`) keep the Python original's call count and history in
-   * Redis. Without it, `store` is one `SET`: one round trip instead of two.
+   * Redis. With it, one script writes a store's count, input, value and
+   * output; without it, `store` is a plain `SET`.
    *
    * @default {true}
    */

@@ -49,6 +49,40 @@ test("a call that throws is counted and records its input but no output", async 
   assert.deepEqual(await list("Cache.store:outputs"), []);
 });
 
+test("a store Redis refuses is counted and records its input but no output", async () => {
+  await raw.send(
+    "ACL",
+    "SETUSER",
+    "historyonly",
+    "on",
+    ">history-Pa55",
+    "resetkeys",
+    "~ns:Cache.store*",
+    "+@all",
+  );
+  await using cache = await Cache.connect({
+    url: `redis://historyonly:history-Pa55@127.0.0.1:${server.port}`,
+    namespace: "ns",
+    flush: false,
+  });
+  await raw.send("DEL", "ns:Cache.store", "ns:Cache.store:inputs");
+  const outcomes = await Promise.allSettled(
+    ["a", "b"].map((value) => cache.store(value)),
+  );
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, "rejected");
+    assert.equal((outcome as PromiseRejectedResult).reason.code, "NOPERM");
+  }
+  await assert.rejects(cache.store("c", { timeout: 2_000 }), /NOPERM/);
+  assert.equal(await text("ns:Cache.store"), "3");
+  assert.deepEqual(await list("ns:Cache.store:inputs"), [
+    "('a',)",
+    "('b',)",
+    "('c',)",
+  ]);
+  assert.deepEqual(await list("ns:Cache.store:outputs"), []);
+});
+
 test("a subclass of Cache still counts store under Cache.store", async () => {
   class MyCache extends Cache {}
   await using cache = await MyCache.connect({ url: server.url() });
@@ -117,21 +151,46 @@ test("the decorators refuse methods of objects that are not connected caches", a
   await assert.rejects(notConnected.work(), TypeError);
 });
 
-test("the decorators add one round trip to store, not more", async () => {
+test("store keeps its history in the same round trip as its value", async () => {
   await using proxy = await startCountingProxy(server.port);
   await using cache = await Cache.connect({
     url: `redis://127.0.0.1:${proxy.port}`,
   });
   proxy.reset();
-  await cache.store("x");
+  const key = await cache.store("x");
   assert.equal(
     proxy.turns(),
-    2,
-    "INCR + RPUSH inputs + SET, then RPUSH outputs",
+    1,
+    "count, input, value and output in one script",
   );
+  assert.equal(await text("Cache.store"), "1");
+  assert.deepEqual(await list("Cache.store:inputs"), ["('x',)"]);
+  assert.deepEqual(await list("Cache.store:outputs"), [key]);
   proxy.reset();
   await cache.get("missing");
   assert.equal(proxy.turns(), 1);
+});
+
+test("the decorators add one round trip to a method, not more", async () => {
+  class Counted extends Cache {
+    @countCalls
+    @callHistory
+    async peek(key: string): Promise<string | null> {
+      return await this.getStr(key);
+    }
+  }
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Counted.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
+  proxy.reset();
+  assert.equal(await cache.peek("missing"), null);
+  assert.equal(
+    proxy.turns(),
+    2,
+    "INCR + RPUSH inputs + GET, then RPUSH outputs",
+  );
+  assert.deepEqual(await list("Counted.peek:outputs"), ["None"]);
 });
 
 test("inputs are Python's str() of the argument tuple", () => {

@@ -98,6 +98,16 @@ test("replay finds the qualified name of a decorated method of a subclass", asyn
   ]);
 });
 
+test("replay of a subclass's store reads Cache.store", async () => {
+  class MyCache extends Cache {}
+  await using cache = await MyCache.connect({ url: server.url() });
+  const key = await cache.store("kept");
+  assert.deepEqual(await replay(cache, "store", { log: () => {} }), [
+    "Cache.store was called 1 times:",
+    `Cache.store(*('kept',)) -> ${key}`,
+  ]);
+});
+
 test("replay validates its arguments", async () => {
   await using cache = await Cache.connect({ url: server.url(), flush: false });
   await assert.rejects(replay(cache, ""), TypeError);

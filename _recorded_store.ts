@@ -1,0 +1,122 @@
+// `store` with its Python call history in one command: the count, the input,
+// the value and the output written by one script instead of four commands
+// over two round trips. Python's order and outcome are kept: the call is
+// counted and its input recorded first, and an output is recorded only for
+// a value Redis accepted.
+
+import { CommandError } from "./errors.ts";
+import type { RedisArgument } from "./redis_client.ts";
+
+/** The keys of a store's call history: `Cache.store` and its two lists. */
+export interface StoreHistoryKeys {
+  readonly count: string;
+  readonly inputs: string;
+  readonly outputs: string;
+}
+
+/** What the call history records of one store. */
+export interface StoreRecord {
+  /** Python's `str()` of the call's arguments. */
+  readonly input: RedisArgument;
+  /** The key `store` returns. */
+  readonly output: string;
+}
+
+/** A store and what its call history records. */
+export interface RecordedWrite {
+  readonly redisKey: string;
+  readonly value: RedisArgument;
+  readonly ttl: number | undefined;
+  readonly record: StoreRecord;
+}
+
+/** Most stores one script call takes (Lua's `unpack` limit). */
+export const RECORDED_STORE_MAX = 1_000;
+
+/**
+ * Values larger than this go as a plain SET with the history beside it: the
+ * script would copy each into Lua before Redis copies it again.
+ */
+export const RECORDED_VALUE_LIMIT = 64 * 1024;
+
+// KEYS: the counter, the inputs list, the outputs list, then n value keys.
+// ARGV: n values, n inputs, n outputs, n expiries in ms ("" for none).
+// Replies one entry per store: 1, or the error Redis gave its SET.
+const RECORDED_STORE = `local n = #KEYS - 3
+redis.call("INCRBY", KEYS[1], n)
+redis.call("RPUSH", KEYS[2], unpack(ARGV, n + 1, 2 * n))
+local outputs = {}
+local results = {}
+for i = 1, n do
+  local ttl = ARGV[3 * n + i]
+  local reply
+  if ttl == "" then
+    reply = redis.pcall("SET", KEYS[3 + i], ARGV[i])
+  else
+    reply = redis.pcall("SET", KEYS[3 + i], ARGV[i], "PX", ttl)
+  end
+  if type(reply) == "table" and reply.err then
+    results[i] = reply.err
+  else
+    outputs[#outputs + 1] = ARGV[2 * n + i]
+    results[i] = 1
+  end
+end
+if #outputs > 0 then
+  redis.call("RPUSH", KEYS[3], unpack(outputs))
+end
+return results`;
+
+/** The command that stores `writes` (at most {@linkcode RECORDED_STORE_MAX}) and records their history. */
+export function recordedStoreCommand(
+  keys: StoreHistoryKeys,
+  writes: readonly RecordedWrite[],
+): RedisArgument[] {
+  const command: RedisArgument[] = [
+    "EVAL",
+    RECORDED_STORE,
+    String(writes.length + 3),
+    keys.count,
+    keys.inputs,
+    keys.outputs,
+  ];
+  for (const write of writes) command.push(write.redisKey);
+  for (const write of writes) command.push(write.value);
+  for (const write of writes) command.push(write.record.input);
+  for (const write of writes) command.push(write.record.output);
+  for (const write of writes) {
+    command.push(write.ttl === undefined ? "" : String(write.ttl));
+  }
+  return command;
+}
+
+/** One result per store from the script's reply: `undefined`, or its SET's error. */
+export function parseRecordedStore(
+  reply: unknown,
+): (CommandError | undefined)[] {
+  return (reply as unknown[]).map((result) =>
+    typeof result === "number" || typeof result === "bigint"
+      ? undefined
+      : new CommandError(
+        "SET",
+        typeof result === "string"
+          ? result
+          : new TextDecoder().decode(result as Uint8Array),
+      )
+  );
+}
+
+/**
+ * Whether `error` is an ACL refusal of the script as a whole (scripting not
+ * allowed, or a key it names out of bounds), checked before it runs: then
+ * nothing was written, and the stores may go again as separate commands.
+ */
+export function refusedBeforeRunning(error: unknown): boolean {
+  return error instanceof CommandError && error.code === "NOPERM";
+}
+
+/** Whether `error` says this user may not run scripts at all. */
+export function refusesScripts(error: unknown): boolean {
+  return refusedBeforeRunning(error) &&
+    /'eval' command/i.test((error as Error).message);
+}
