@@ -7,6 +7,7 @@ import {
   type Driver,
   getCommand,
   getEachCommand,
+  getEachViaMget,
   looksLikeReply,
   parseGetEach,
   toCacheError,
@@ -52,10 +53,18 @@ export class IoRedisDriver implements Driver {
     keys: readonly string[],
   ): Promise<(Uint8Array | null | Error)[]> {
     const [command, ...args] = getEachCommand(keys);
+    const client = this.#client;
     try {
-      return parseGetEach(await this.#client.callBuffer(command, args));
+      return await getEachViaMget(
+        async () =>
+          asByteList(
+            await client.callBuffer("MGET", [...keys]) as (Uint8Array | null)[],
+          ),
+        () => client.call("EXISTS", [...keys]),
+        async () => parseGetEach(await client.callBuffer(command, args)),
+      );
     } catch (error) {
-      throw toCacheError(error, "EVAL", isServerReply);
+      throw toCacheError(error, "MGET", isServerReply);
     }
   }
 

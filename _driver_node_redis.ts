@@ -13,6 +13,7 @@ import {
   type Driver,
   getCommand,
   getEachCommand,
+  getEachViaMget,
   looksLikeReply,
   type OpenOptions,
   parseGetEach,
@@ -125,12 +126,25 @@ export class NodeRedisDriver implements Driver {
   async getEach(
     keys: readonly string[],
   ): Promise<(Uint8Array | null | Error)[]> {
+    // keys[0] routes all of them: in a cluster they share one slot.
+    const route = this.route;
     try {
-      return parseGetEach(
-        await this.route.send(getEachCommand(keys), AS_BYTES, keys[0], true),
+      return await getEachViaMget(
+        async () =>
+          asByteList(
+            await route.send(["MGET", ...keys], AS_BYTES, keys[0], true) as (
+              | Buffer
+              | null
+            )[],
+          ),
+        () => route.send(["EXISTS", ...keys], AS_TEXT, keys[0], true),
+        async () =>
+          parseGetEach(
+            await route.send(getEachCommand(keys), AS_BYTES, keys[0], true),
+          ),
       );
     } catch (error) {
-      throw toCacheError(error, "EVAL", isServerReply);
+      throw toCacheError(error, "MGET", isServerReply);
     }
   }
 

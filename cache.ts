@@ -79,8 +79,6 @@ export { MAX_KEY_LENGTH };
 const DEFAULT_TIMEOUT = 5_000;
 const DEFAULT_LOCK_TIMEOUT = 10_000;
 const DEFAULT_OFFLINE_QUEUE = 32;
-// Above this mean value size, coalesced gets go as pipelined GETs.
-const LARGE_VALUE = 8 * 1024;
 const POLL_FIRST = 5;
 const POLL_LONGEST = 100;
 
@@ -143,12 +141,11 @@ export class Cache implements AsyncDisposable {
   #waitingOffline = 0;
   #coalescer: Coalescer<string, Uint8Array | null> | undefined;
   #writes: Coalescer<PendingWrite, unknown> | undefined;
-  #scriptBatches = true;
+  #batchReads = true;
   #scriptWrites = true;
   #history = true;
   #historyKeys: StoreHistoryKeys = { count: "", inputs: "", outputs: "" };
   #historyWrites: HistoryWrites | undefined;
-  #meanValueSize = 0;
   #secrets: readonly string[] = [];
   #waitReplicas = 0;
   #local: LocalLayer | undefined;
@@ -1483,56 +1480,35 @@ export class Cache implements AsyncDisposable {
     });
   }
 
-  // One coalesced batch of two or more GETs: one script when the driver can
-  // run it, else (Bun, or a server that refuses the script) pipelined GETs.
+  // One coalesced batch of two or more GETs: MGET with its check for keys
+  // of other types when the driver can read its replies as bytes, else (Bun,
+  // or a user the server refuses those commands) pipelined GETs.
   async #getEach(
     driver: Driver,
     keys: string[],
   ): Promise<(Uint8Array | null | Error)[]> {
     const getEach = driver.getEach?.bind(driver);
-    if (
-      getEach !== undefined && this.#scriptBatches &&
-      this.#meanValueSize < LARGE_VALUE
-    ) {
+    if (getEach !== undefined && this.#batchReads) {
       try {
         const chunks: string[][] = [];
         for (let i = 0; i < keys.length; i += GET_EACH_MAX) {
           chunks.push(keys.slice(i, i + GET_EACH_MAX));
         }
-        const results = (await Promise.all(chunks.map(getEach))).flat();
-        this.#learnValueSizes(results);
-        return results;
+        return (await Promise.all(chunks.map(getEach))).flat();
       } catch (error) {
         if (!(error instanceof CommandError)) throw error;
-        // NOPERM for EVAL, or a server too old for script flags: stop trying.
-        this.#scriptBatches = false;
+        // NOPERM for one of the commands, or a server too old for script
+        // flags: stop trying.
+        this.#batchReads = false;
       }
     }
-    const results = await Promise.all(
+    return await Promise.all(
       keys.map((key) =>
         driver.getBytes(key).catch((error: unknown) =>
           error instanceof Error ? error : new CacheError(String(error))
         )
       ),
     );
-    this.#learnValueSizes(results);
-    return results;
-  }
-
-  // The script copies every value into Lua and back; for large values that
-  // costs more than it saves, so batches of them go as pipelined GETs.
-  #learnValueSizes(results: (Uint8Array | null | Error)[]): void {
-    let bytes = 0;
-    let values = 0;
-    for (const result of results) {
-      if (result instanceof Uint8Array) {
-        bytes += result.length;
-        values++;
-      }
-    }
-    if (values > 0) {
-      this.#meanValueSize = 0.8 * this.#meanValueSize + 0.2 * (bytes / values);
-    }
   }
 
   // A read under the "miss" policy: unavailability becomes `fallback` (the
