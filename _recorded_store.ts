@@ -4,6 +4,7 @@
 // counted and its input recorded first, and an output is recorded only for
 // a value Redis accepted.
 
+import { createHash } from "node:crypto";
 import { CommandError } from "./errors.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
@@ -67,14 +68,25 @@ if #outputs > 0 then
 end
 return results`;
 
-/** The command that stores `writes` (at most {@linkcode RECORDED_STORE_MAX}) and records their history. */
+// Sent by its SHA1: the script's text is most of a small store's command,
+// and Redis would hash it again on every EVAL.
+const RECORDED_STORE_SHA = createHash("sha1").update(RECORDED_STORE).digest(
+  "hex",
+);
+
+/**
+ * The command that stores `writes` (at most {@linkcode RECORDED_STORE_MAX})
+ * and records their history: EVALSHA, or with `loading` the EVAL that loads
+ * the script into a server that answered NOSCRIPT.
+ */
 export function recordedStoreCommand(
   keys: StoreHistoryKeys,
   writes: readonly RecordedWrite[],
+  loading = false,
 ): RedisArgument[] {
   const command: RedisArgument[] = [
-    "EVAL",
-    RECORDED_STORE,
+    loading ? "EVAL" : "EVALSHA",
+    loading ? RECORDED_STORE : RECORDED_STORE_SHA,
     String(writes.length + 3),
     keys.count,
     keys.inputs,
@@ -118,5 +130,10 @@ export function refusedBeforeRunning(error: unknown): boolean {
 /** Whether `error` says this user may not run scripts at all. */
 export function refusesScripts(error: unknown): boolean {
   return refusedBeforeRunning(error) &&
-    /'eval' command/i.test((error as Error).message);
+    /'eval(sha)?' command/i.test((error as Error).message);
+}
+
+/** Whether `error` says the server does not have the script yet. */
+export function lacksScript(error: unknown): boolean {
+  return error instanceof CommandError && error.code === "NOSCRIPT";
 }

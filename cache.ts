@@ -28,6 +28,7 @@ import { groupBySlot } from "./_key_slot.ts";
 import { LocalLayer } from "./_local_layer.ts";
 import { ReplicaWaiter } from "./_replica_wait.ts";
 import {
+  lacksScript,
   parseRecordedStore,
   RECORDED_STORE_MAX,
   RECORDED_VALUE_LIMIT,
@@ -1256,9 +1257,15 @@ export class Cache implements AsyncDisposable {
     driver: Driver,
     writes: readonly RecordedWrite[],
   ): Promise<(undefined | Error | typeof SCRIPT_REFUSED)[]> {
+    const send = (loading: boolean) =>
+      driver.send(recordedStoreCommand(this.#historyKeys, writes, loading));
     try {
       return parseRecordedStore(
-        await driver.send(recordedStoreCommand(this.#historyKeys, writes)),
+        await send(false).catch((error) => {
+          // A new or restarted server, or a SCRIPT FLUSH: nothing ran.
+          if (lacksScript(error)) return send(true);
+          throw error;
+        }),
       );
     } catch (error) {
       if (!refusedBeforeRunning(error)) throw error;

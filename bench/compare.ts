@@ -15,6 +15,7 @@ import { startRedisServer } from "../_test_util.ts";
 import type { CaseResult, WorkerPlan } from "./_worker.ts";
 import { type Machine, renderChart } from "./_chart.ts";
 import { writeReport } from "./_report.ts";
+import { recordedStoreCommand } from "../_recorded_store.ts";
 import type { SubjectName } from "./_subjects.ts";
 
 const smoke = Deno.args.includes("--smoke");
@@ -82,19 +83,79 @@ async function redisBenchmark(port: number): Promise<CaseResult[]> {
       ]),
       120_000,
     );
-    for (const line of csv.trim().split("\n").slice(1)) {
-      const [test, rps, , , p50, , p99] = line.replaceAll('"', "").split(",");
-      results.push({
-        subject: `redis-benchmark ${mode.label}` as SubjectName,
-        runtime: "C",
-        case: `${test.toLowerCase()}, redis-benchmark ${mode.label}`,
-        opsPerSec: Number(rps),
-        p50Ms: Number(p50),
-        p99Ms: Number(p99),
-      });
-    }
+    results.push(...parseCsv(csv, mode.label, (test) => test.toLowerCase()));
   }
+  results.push(...await storeScriptBenchmark(port));
   return results;
+}
+
+function parseCsv(
+  csv: string,
+  label: string,
+  caseName: (test: string) => string,
+): CaseResult[] {
+  return csv.trim().split("\n").slice(1).map((line) => {
+    // Quoted fields: a command's own text may hold commas.
+    const [test, rps, , , p50, , p99] = line.slice(1, -1).split('","');
+    return {
+      subject: `redis-benchmark ${label}` as SubjectName,
+      runtime: "C",
+      case: `${caseName(test)}, redis-benchmark ${label}`,
+      opsPerSec: Number(rps),
+      p50Ms: Number(p50),
+      p99Ms: Number(p99),
+    };
+  });
+}
+
+/**
+ * redis-benchmark running the script `store` keeps its Python history with,
+ * one at a time, on new keys: the ceiling for a store that keeps it.
+ */
+async function storeScriptBenchmark(port: number): Promise<CaseResult[]> {
+  const write = {
+    redisKey: "key:__rand_int__",
+    value: "x".repeat(16),
+    ttl: undefined,
+    record: {
+      input: `('${"x".repeat(16)}',)`,
+      output: "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+    },
+  };
+  const history = {
+    count: "Cache.store",
+    inputs: "Cache.store:inputs",
+    outputs: "Cache.store:outputs",
+  };
+  const [, script] = recordedStoreCommand(history, [write], true);
+  await run(
+    ["redis-cli", "-p", String(port), "SCRIPT", "LOAD", String(script)],
+    10_000,
+  );
+  const command = recordedStoreCommand(history, [write]).map(String);
+  const csv = await run(
+    onClientCore([
+      "redis-benchmark",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-c",
+      "1",
+      "-r",
+      "1000000",
+      "-n",
+      String(smoke ? 2_000 : 40_000),
+      "--csv",
+      ...command,
+    ]),
+    120_000,
+  );
+  await run(
+    ["redis-cli", "-p", String(port), "DEL", ...Object.values(history)],
+    10_000,
+  );
+  return parseCsv(csv, "-c 1", () => "store script");
 }
 
 // This cache in its forms, and the peers, measured on every runtime (Bun's
