@@ -9,7 +9,11 @@
 interface Waiter {
   readonly expiresAt: number;
   settled: boolean;
-  readonly expire: () => void;
+  /**
+   * Dropped once settled: its closure holds the command's promise, and so
+   * its reply, which the queue must not keep alive until the next sweep.
+   */
+  expire: (() => void) | undefined;
 }
 
 class DeadlineQueue {
@@ -68,7 +72,7 @@ class DeadlineQueue {
       this.#head++;
       if (!waiter.settled) {
         waiter.settled = true;
-        waiter.expire();
+        waiter.expire!();
       }
     }
     this.#compact();
@@ -115,6 +119,7 @@ export function deadline<T>(
     const finish = (settle: () => void) => {
       if (waiter.settled) return;
       waiter.settled = true;
+      waiter.expire = undefined;
       signal?.removeEventListener("abort", onAbort);
       settle();
     };

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
+import process from "node:process";
 import {
   Cache,
   CacheError,
@@ -54,6 +55,32 @@ async function recovers(cache: Cache): Promise<void> {
   );
   assert.match(await cache.store("after recovery"), /^[0-9a-f-]{36}$/);
 }
+
+test("values read one after another are not kept alive by the cache", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    history: false,
+  });
+  const value = new Uint8Array(2 * 1024 * 1024).fill(1);
+  const key = await cache.store(value);
+  const memory = () => {
+    return process.memoryUsage().rss;
+  };
+  const before = memory();
+  let peak = 0;
+  // 600 reads of 2 MiB: 1.2 GiB if every reply stayed reachable (each one
+  // did, until the bound on the next thousand commands let it go).
+  for (let i = 0; i < 600; i++) {
+    const read = await cache.get(key);
+    assert.equal(read?.length, value.length);
+    if (i % 50 === 0) peak = Math.max(peak, memory() - before);
+  }
+  assert.ok(
+    peak < 600 * 1024 * 1024,
+    `memory grew by ${Math.round(peak / 1024 / 1024)} MiB`,
+  );
+  await cache.delete(key);
+});
 
 test("a killed server: pending and new calls settle with a CacheError, and the cache recovers after a restart", async () => {
   await using cache = await Cache.connect({ url: server.url(), timeout: 500 });
