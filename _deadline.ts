@@ -18,7 +18,10 @@ interface Waiter {
 
 class DeadlineQueue {
   readonly #ms: number;
-  #waiters: Waiter[] = [];
+  // Entries before #head are cleared to undefined: a passed waiter left in
+  // the (long-lived) array outlives the scavenges that should free it, and on
+  // Node 20 that made a getMany of 1 000 keys spend a fifth of its time in GC.
+  #waiters: (Waiter | undefined)[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -37,8 +40,8 @@ class DeadlineQueue {
     // where waiting for the sweep would keep seconds of them (and their
     // closures) alive, and the collector busy.
     const waiters = this.#waiters;
-    while (this.#head < waiters.length && waiters[this.#head].settled) {
-      this.#head++;
+    while (this.#head < waiters.length && waiters[this.#head]!.settled) {
+      waiters[this.#head++] = undefined;
     }
     this.#compact();
     this.#waiters.push(waiter);
@@ -67,9 +70,9 @@ class DeadlineQueue {
     const now = performance.now();
     const waiters = this.#waiters;
     while (this.#head < waiters.length) {
-      const waiter = waiters[this.#head];
+      const waiter = waiters[this.#head]!;
       if (!waiter.settled && waiter.expiresAt > now) break;
-      this.#head++;
+      waiters[this.#head++] = undefined;
       if (!waiter.settled) {
         waiter.settled = true;
         waiter.expire!();
@@ -77,7 +80,7 @@ class DeadlineQueue {
     }
     this.#compact();
     if (this.#head < this.#waiters.length) {
-      this.#arm(this.#waiters[this.#head].expiresAt - now);
+      this.#arm(this.#waiters[this.#head]!.expiresAt - now);
     } else {
       queues.delete(this.#ms);
     }
