@@ -42,31 +42,28 @@ export const RECORDED_VALUE_LIMIT = 64 * 1024;
 
 // KEYS: the counter, the inputs list, the outputs list, then n value keys.
 // ARGV: n values, n inputs, n outputs, n expiries in ms ("" for none).
-// Replies one entry per store: 1, or the error Redis gave its SET.
+// The values without an expiry go in one MSET. Redis checks a script's keys
+// against the user's ACL before it runs, and memory and replica state at its
+// first write, the INCRBY: a failure there leaves nothing written, as in
+// Python, where the INCR comes first.
 const RECORDED_STORE = `local n = #KEYS - 3
 redis.call("INCRBY", KEYS[1], n)
 redis.call("RPUSH", KEYS[2], unpack(ARGV, n + 1, 2 * n))
-local outputs = {}
-local results = {}
+local plain = {}
 for i = 1, n do
   local ttl = ARGV[3 * n + i]
-  local reply
   if ttl == "" then
-    reply = redis.pcall("SET", KEYS[3 + i], ARGV[i])
+    plain[#plain + 1] = KEYS[3 + i]
+    plain[#plain + 1] = ARGV[i]
   else
-    reply = redis.pcall("SET", KEYS[3 + i], ARGV[i], "PX", ttl)
-  end
-  if type(reply) == "table" and reply.err then
-    results[i] = reply.err
-  else
-    outputs[#outputs + 1] = ARGV[2 * n + i]
-    results[i] = 1
+    redis.call("SET", KEYS[3 + i], ARGV[i], "PX", ttl)
   end
 end
-if #outputs > 0 then
-  redis.call("RPUSH", KEYS[3], unpack(outputs))
+if #plain > 0 then
+  redis.call("MSET", unpack(plain))
 end
-return results`;
+redis.call("RPUSH", KEYS[3], unpack(ARGV, 2 * n + 1, 3 * n))
+return n`;
 
 // Sent by its SHA1: the script's text is most of a small store's command,
 // and Redis would hash it again on every EVAL.
@@ -100,22 +97,6 @@ export function recordedStoreCommand(
     command.push(write.ttl === undefined ? "" : String(write.ttl));
   }
   return command;
-}
-
-/** One result per store from the script's reply: `undefined`, or its SET's error. */
-export function parseRecordedStore(
-  reply: unknown,
-): (CommandError | undefined)[] {
-  return (reply as unknown[]).map((result) =>
-    typeof result === "number" || typeof result === "bigint"
-      ? undefined
-      : new CommandError(
-        "SET",
-        typeof result === "string"
-          ? result
-          : new TextDecoder().decode(result as Uint8Array),
-      )
-  );
 }
 
 /**

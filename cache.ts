@@ -29,7 +29,6 @@ import { LocalLayer } from "./_local_layer.ts";
 import { ReplicaWaiter } from "./_replica_wait.ts";
 import {
   lacksScript,
-  parseRecordedStore,
   RECORDED_STORE_MAX,
   RECORDED_VALUE_LIMIT,
   recordedStoreCommand,
@@ -266,13 +265,7 @@ export class Cache implements AsyncDisposable {
             )
             : cache.#run(
               "EVAL",
-              (driver) =>
-                cache.#sendRecorded(driver, [write as RecordedWrite]).then(
-                  ([outcome]) => {
-                    if (outcome instanceof Error) throw outcome;
-                    return outcome;
-                  },
-                ),
+              (driver) => cache.#sendRecorded(driver, [write as RecordedWrite]),
             ),
       );
     }
@@ -1236,12 +1229,7 @@ export class Cache implements AsyncDisposable {
           driver,
           group.map((i) => writes[i] as RecordedWrite),
         ).then(
-          (outcomes) =>
-            outcomes.forEach((outcome, j) =>
-              results[group[j]] = outcome instanceof Error
-                ? this.#failed(redact(outcome, this.#secrets), "SET")
-                : outcome
-            ),
+          (outcome) => group.forEach((i) => results[i] = outcome),
           failAll(group, "EVAL"),
         ),
       );
@@ -1249,28 +1237,26 @@ export class Cache implements AsyncDisposable {
     return Promise.all(sent).then(() => results);
   }
 
-  // Stores with their Python history in one script; each outcome is
-  // `undefined`, the error Redis gave its SET, or SCRIPT_REFUSED for all when
-  // an ACL refused the script (after which, if it refuses scripting itself,
-  // no store tries one again).
+  // Stores with their Python history in one script, all or none: resolves
+  // to SCRIPT_REFUSED when an ACL refused the script (after which, if it
+  // refuses scripting itself, no store tries one again).
   async #sendRecorded(
     driver: Driver,
     writes: readonly RecordedWrite[],
-  ): Promise<(undefined | Error | typeof SCRIPT_REFUSED)[]> {
+  ): Promise<undefined | typeof SCRIPT_REFUSED> {
     const send = (loading: boolean) =>
       driver.send(recordedStoreCommand(this.#historyKeys, writes, loading));
     try {
-      return parseRecordedStore(
-        await send(false).catch((error) => {
-          // A new or restarted server, or a SCRIPT FLUSH: nothing ran.
-          if (lacksScript(error)) return send(true);
-          throw error;
-        }),
-      );
+      await send(false).catch((error) => {
+        // A new or restarted server, or a SCRIPT FLUSH: nothing ran.
+        if (lacksScript(error)) return send(true);
+        throw error;
+      });
+      return undefined;
     } catch (error) {
       if (!refusedBeforeRunning(error)) throw error;
       if (refusesScripts(error)) this.#scriptWrites = false;
-      return writes.map(() => SCRIPT_REFUSED);
+      return SCRIPT_REFUSED;
     }
   }
 
