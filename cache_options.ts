@@ -128,11 +128,12 @@ export interface CacheOptions {
   history?: boolean;
   /**
    * Whether calls made in the same tick share one command: `get` calls go
-   * as one script that GETs each key, so each caller still gets its own value or
-   * error (a key holding a list still gives WRONGTYPE, unlike MGET); on Bun,
-   * whose client cannot read script replies as bytes, they are pipelined.
-   * `store` calls go as one MSET (one script per expiry with a `ttl`), and
-   * the Python history of a batch as one INCRBY and one RPUSH per list. A
+   * as one MGET with an EXISTS of the same keys, and each caller still gets
+   * its own value or error (when EXISTS counts a key MGET read as missing,
+   * a script reads each key, so a key holding a list still gives WRONGTYPE);
+   * on Bun, whose client cannot read MGET replies as bytes, they are
+   * pipelined. `store` calls go as one MSET (one script per expiry with a
+   * `ttl`), or with the Python history as one script for the whole batch. A
    * call with its own `signal`, `timeout`, `touch` or `waitReplicas` goes
    * alone.
    *
