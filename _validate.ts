@@ -81,9 +81,12 @@ export function checkKey(key: unknown): string {
   return key;
 }
 
+// Shared by every call without options; frozen, since it is shared.
+const NO_OPTIONS = Object.freeze({});
+
 /** An options argument: an object, or undefined. */
 export function checkOptions<T extends object>(options: T | undefined): T {
-  if (options === undefined) return {} as T;
+  if (options === undefined) return NO_OPTIONS as T;
   if (typeof options !== "object" || options === null) {
     throw new TypeError("options must be an object");
   }

@@ -88,6 +88,9 @@ const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
 end
 return #KEYS`;
 
+// What a get under the "miss" policy gives when Redis is unreachable.
+const missing = () => null;
+
 // A store waiting for the end of the tick, to go with the others made in it.
 interface PendingWrite {
   redisKey: string;
@@ -512,19 +515,19 @@ export class Cache implements AsyncDisposable {
         call.timeout === undefined && this.#driver?.connected !== false
       ? this.#coalescer
       : undefined;
-    const bytes = await this.#read(
-      call,
-      () => null,
+    const policy = this.#policyFor(call);
+    const bytes = await this.#orFallback(
+      policy,
       local !== undefined && touch === undefined
-        ? () => this.#fill(local, redisKey, call)
+        ? this.#fill(local, redisKey, call)
         : coalescer === undefined
-        ? () =>
-          this.#run(
-            touch === undefined ? "GET" : "GETEX",
-            (driver) => driver.getBytes(redisKey, touch),
-            call,
-          )
-        : () => coalescer.add(redisKey),
+        ? this.#run(
+          touch === undefined ? "GET" : "GETEX",
+          (driver) => driver.getBytes(redisKey, touch),
+          call,
+        )
+        : coalescer.add(redisKey),
+      missing,
     );
     if (bytes === null) {
       this.#misses++;
@@ -682,10 +685,11 @@ export class Cache implements AsyncDisposable {
     const redisKeys = prefix === "" ? keys : keys.map((key) => prefix + key);
     const call = checkOptions(options);
     if (redisKeys.length === 0) return [];
-    const values = await this.#read(
-      call,
+    const policy = this.#policyFor(call);
+    const values = await this.#orFallback(
+      policy,
+      this.#run("MGET", (driver) => driver.getManyBytes(redisKeys), call),
       () => redisKeys.map(() => null),
-      () => this.#run("MGET", (driver) => driver.getManyBytes(redisKeys), call),
     );
     let found = 0;
     for (const bytes of values) if (bytes !== null) found++;
@@ -718,12 +722,12 @@ export class Cache implements AsyncDisposable {
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
-    const reply = await this.#read(call, () => 0, () =>
-      this.#run(
-        "EXISTS",
-        (driver) => driver.send(["EXISTS", redisKey]),
-        call,
-      ));
+    const policy = this.#policyFor(call);
+    const reply = await this.#orFallback(
+      policy,
+      this.#run("EXISTS", (driver) => driver.send(["EXISTS", redisKey]), call),
+      () => 0,
+    );
     return Number(reply) === 1;
   }
 
@@ -1506,19 +1510,23 @@ export class Cache implements AsyncDisposable {
 
   // A read under the "miss" policy: unavailability becomes `fallback` (the
   // error was already counted and reported by #run); other errors pass.
-  #read<T>(
-    options: ReadOptions,
+  #orFallback<T>(
+    policy: UnavailablePolicy,
+    read: Promise<T>,
     fallback: () => T,
-    read: () => Promise<T>,
   ): Promise<T> {
-    const policy = options.onUnavailable === undefined
-      ? this.#onUnavailable
-      : checkPolicy(options.onUnavailable);
-    if (policy === "throw") return read();
-    return read().catch((error) => {
+    if (policy === "throw") return read;
+    return read.catch((error) => {
       if (isUnavailable(error)) return fallback();
       throw error;
     });
+  }
+
+  // Checked before anything is sent, so a bad policy sends nothing.
+  #policyFor(options: ReadOptions): UnavailablePolicy {
+    return options.onUnavailable === undefined
+      ? this.#onUnavailable
+      : checkPolicy(options.onUnavailable);
   }
 
   #failed<E>(error: E, command: string): E {
