@@ -259,7 +259,10 @@ export function getEachCommand(keys: readonly string[]): string[] {
  * missing; when EXISTS counts more keys than MGET found, one of them does (or
  * a key changed between the two), and `script`, the {@linkcode GET_EACH}
  * script that checks each key, answers instead. Redis runs MGET and EXISTS of
- * a hundred keys in about a quarter of the script's time.
+ * a hundred keys in about a quarter of the script's time. The two are not
+ * atomic: a key that changes type between them reads as the one or the other
+ * state, as a GET just before or after the change would (with reads from
+ * replicas, the two may also reach different replicas).
  */
 export async function getEachViaMget(
   mget: () => Promise<(Uint8Array | null)[]>,

@@ -35,8 +35,9 @@ export interface RecordedWrite {
 export const RECORDED_STORE_MAX = 1_000;
 
 /**
- * Values larger than this go as a plain SET with the history beside it: the
- * script would copy each into Lua before Redis copies it again.
+ * Values larger than this (in bytes, or characters of a string) go as a
+ * plain SET with the history beside it: the script would copy each into Lua
+ * before Redis copies it again.
  */
 export const RECORDED_VALUE_LIMIT = 64 * 1024;
 

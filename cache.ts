@@ -100,9 +100,10 @@ interface PendingWrite {
   record?: StoreRecord;
 }
 
-// The outcome of a recorded store whose script an ACL refused before it ran:
-// nothing was written, and it goes again as separate commands, which Redis
-// judges one by one as it does Python's.
+// The outcome of a recorded store whose script the server did not run (an
+// ACL refused it, or the server did not have it): nothing was written, and
+// it goes again as separate commands, which Redis judges one by one as it
+// does Python's.
 const SCRIPT_REFUSED = Symbol("script refused");
 
 function setCommand(
@@ -146,6 +147,7 @@ export class Cache implements AsyncDisposable {
   #writes: Coalescer<PendingWrite, unknown> | undefined;
   #batchReads = true;
   #scriptWrites = true;
+  #scriptLoaded = false;
   #history = true;
   #historyKeys: StoreHistoryKeys = { count: "", inputs: "", outputs: "" };
   #historyWrites: HistoryWrites | undefined;
@@ -346,19 +348,20 @@ export class Cache implements AsyncDisposable {
   async store(data: Storable, options?: StoreOptions): Promise<string> {
     // As Python's `@count_calls @call_history`: a call is counted and its
     // input recorded even when it then fails; see #write for the output.
-    const input = this.#history ? callInput([data, options]) : undefined;
-    let value, call, ttl;
+    let input, value, call, ttl, replicas;
     try {
+      input = this.#history ? callInput([data, options]) : undefined;
       value = encodeValue(data);
       call = checkOptions(options);
       ttl = this.#ttlFor(call);
+      replicas = this.#replicasFor(call);
     } catch (error) {
-      if (input === undefined) throw error;
+      if (!this.#history) throw error;
       return await this.#recordStore(input, () => Promise.reject(error));
     }
     const key = crypto.randomUUID();
     const record = input === undefined ? undefined : { input, output: key };
-    await this.#write(this.#prefix + key, value, ttl, call, record);
+    await this.#write(this.#prefix + key, value, ttl, replicas, call, record);
     return key;
   }
 
@@ -428,8 +431,9 @@ export class Cache implements AsyncDisposable {
     const json = stringifyExactly(value);
     const call = checkOptions(options);
     const ttl = this.#ttlFor(call);
+    const replicas = this.#replicasFor(call);
     const key = crypto.randomUUID();
-    await this.#write(this.#prefix + key, json, ttl, call);
+    await this.#write(this.#prefix + key, json, ttl, replicas, call);
     return key;
   }
 
@@ -1080,10 +1084,10 @@ export class Cache implements AsyncDisposable {
     redisKey: string,
     value: RedisArgument,
     ttl: number | undefined,
+    replicas: number,
     call: StoreOptions,
     record?: PendingWrite["record"],
   ): Promise<void> {
-    const replicas = this.#replicasFor(call);
     this.#local?.invalidate(redisKey);
     const writes = replicas === 0 && call.signal === undefined &&
         call.timeout === undefined && this.#driver?.connected !== false
@@ -1095,9 +1099,15 @@ export class Cache implements AsyncDisposable {
     const write = () =>
       this.#writeValue(redisKey, value, ttl, call, replicas, writes);
     if (record === undefined) return write();
-    const recordApart = () =>
-      this.#recordStore(record.input, () => write().then(() => record.output))
-        .then(() => {});
+    const recordApart = () => {
+      // Scripts of this tick go first: their inputs were made first, and
+      // inputs and outputs must land in the same order.
+      this.#writes?.flush();
+      return this.#recordStore(
+        record.input,
+        () => write().then(() => record.output),
+      ).then(() => {});
+    };
     if (writes === undefined || !this.#canRecordInScript(value)) {
       return recordApart();
     }
@@ -1118,15 +1128,19 @@ export class Cache implements AsyncDisposable {
       !this.#historyWrites!.hasUnsent(this.#historyKeys.outputs);
   }
 
-  // Counts a store and records its input, then its output if `call`
-  // returns: the history's own commands, merged per tick.
+  // Counts a store and records its input (unless making it failed), then
+  // its output if `call` returns: the history's own commands, merged per tick.
   #recordStore(
-    input: RedisArgument,
+    input: RedisArgument | undefined,
     call: () => Promise<string>,
   ): Promise<string> {
     const writes = this.#historyWrites!;
     const name = this.#historyKeys.count;
-    return countCall(writes, name, () => recordCall(writes, name, input, call));
+    return countCall(
+      writes,
+      name,
+      input === undefined ? call : () => recordCall(writes, name, input, call),
+    );
   }
 
   #writeValue(
@@ -1242,22 +1256,27 @@ export class Cache implements AsyncDisposable {
   }
 
   // Stores with their Python history in one script, all or none: resolves
-  // to SCRIPT_REFUSED when an ACL refused the script (after which, if it
-  // refuses scripting itself, no store tries one again).
+  // to SCRIPT_REFUSED when the server did not run it (after which, if an
+  // ACL refuses scripting itself, no store tries one again).
   async #sendRecorded(
     driver: Driver,
     writes: readonly RecordedWrite[],
   ): Promise<undefined | typeof SCRIPT_REFUSED> {
-    const send = (loading: boolean) =>
-      driver.send(recordedStoreCommand(this.#historyKeys, writes, loading));
+    const loading = !this.#scriptLoaded;
     try {
-      await send(false).catch((error) => {
-        // A new or restarted server, or a SCRIPT FLUSH: nothing ran.
-        if (lacksScript(error)) return send(true);
-        throw error;
-      });
+      await driver.send(
+        recordedStoreCommand(this.#historyKeys, writes, loading),
+      );
+      this.#scriptLoaded = true;
       return undefined;
     } catch (error) {
+      if (lacksScript(error)) {
+        // A new or restarted server, or a SCRIPT FLUSH: nothing ran. The
+        // batch goes apart rather than again, since stores made after it may
+        // have gone apart already; the next batch loads the script.
+        this.#scriptLoaded = false;
+        return SCRIPT_REFUSED;
+      }
       if (!refusedBeforeRunning(error)) throw error;
       if (refusesScripts(error)) this.#scriptWrites = false;
       return SCRIPT_REFUSED;
@@ -1369,7 +1388,13 @@ export class Cache implements AsyncDisposable {
           const stored = await get();
           if (stored !== null) return { bytes: stored, hit: false };
           const value = encode(await loader());
-          await this.#write(redisKey, value, ttl, timeout);
+          await this.#write(
+            redisKey,
+            value,
+            ttl,
+            this.#replicasFor(timeout),
+            timeout,
+          );
           return { bytes: toBytes(value), hit: false };
         } finally {
           await unlock(send, lockKey, token).catch(() => {});
@@ -1494,9 +1519,15 @@ export class Cache implements AsyncDisposable {
         return (await Promise.all(chunks.map(getEach))).flat();
       } catch (error) {
         if (!(error instanceof CommandError)) throw error;
-        // NOPERM for one of the commands, or a server too old for script
-        // flags: stop trying.
-        this.#batchReads = false;
+        // An ACL that refuses one of the commands, or a server too old for
+        // script flags: stop trying. Anything else (LOADING after a restart,
+        // BUSY) sends this batch as GETs and the next one as a batch again.
+        if (
+          error.code === "NOPERM" ||
+          /compiling script|unknown command/i.test(error.message)
+        ) {
+          this.#batchReads = false;
+        }
       }
     }
     return await Promise.all(

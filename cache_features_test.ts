@@ -676,6 +676,28 @@ test("stores whose history goes apart (a large value, coalesce: false) keep inpu
     assert.deepEqual(await cache.get(keys[4]), large);
     assert.equal(await cache.getStr(keys[5]), "d");
   }
+  // A server that lost the script answers the batch's EVALSHA with NOSCRIPT
+  // only after the large value's history went out: inputs and outputs must
+  // still pair up.
+  await using cache = await Cache.connect({ url: server.url() });
+  await cache.store("loads the script");
+  await raw.send("SCRIPT", "FLUSH");
+  const made = ["a", large, "b"];
+  const keys = await Promise.all(made.map((value) => cache.store(value)));
+  keys.push(await cache.store("c"));
+  const { inputs, outputs } = await storeHistory();
+  // Not necessarily in call order, but the n-th input and the n-th output
+  // belong to the same store.
+  const order = outputs.slice(1).map((key) => keys.indexOf(key!));
+  assert.deepEqual([...order].sort(), [0, 1, 2, 3]);
+  assert.deepEqual(
+    inputs.slice(1).map((input) =>
+      input!.startsWith("(b'")
+        ? 1
+        : ["('a',)", "", "('b',)", "('c',)"].indexOf(input!)
+    ),
+    order,
+  );
 });
 
 test("a batch of stores that Redis refuses fails every store in it and writes nothing", async () => {

@@ -44,8 +44,13 @@ test("a call that throws is counted and records its input but no output", async 
   await assert.rejects(cache.store(NaN), RangeError);
   // deno-lint-ignore no-explicit-any -- deliberately the wrong type
   await assert.rejects(cache.store(true as any), TypeError);
-  assert.equal(await text("Cache.store"), "2");
-  assert.deepEqual(await list("Cache.store:inputs"), ["(nan,)", "(True,)"]);
+  await assert.rejects(cache.store("x", { waitReplicas: -1 }), RangeError);
+  assert.equal(await text("Cache.store"), "3");
+  assert.deepEqual(await list("Cache.store:inputs"), [
+    "(nan,)",
+    "(True,)",
+    "('x',)",
+  ]);
   assert.deepEqual(await list("Cache.store:outputs"), []);
 });
 
