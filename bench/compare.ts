@@ -65,28 +65,35 @@ async function redisBenchmark(port: number): Promise<CaseResult[]> {
   ];
   const results: CaseResult[] = [];
   for (const mode of modes) {
-    const csv = await run(
-      onClientCore([
-        "redis-benchmark",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-t",
-        "get,set",
-        "-n",
-        String(mode.requests),
-        "-d",
-        "16",
-        "--csv",
-        ...mode.args,
-      ]),
-      120_000,
-    );
+    const csv = await benchmarkCsv(port, [
+      "-t",
+      "get,set",
+      "-n",
+      String(mode.requests),
+      "-d",
+      "16",
+      ...mode.args,
+    ]);
     results.push(...parseCsv(csv, mode.label, (test) => test.toLowerCase()));
   }
   results.push(...await storeScriptBenchmark(port));
   return results;
+}
+
+/** redis-benchmark's CSV output for `args`, run on the clients' core. */
+function benchmarkCsv(port: number, args: string[]): Promise<string> {
+  return run(
+    onClientCore([
+      "redis-benchmark",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "--csv",
+      ...args,
+    ]),
+    120_000,
+  );
 }
 
 function parseCsv(
@@ -133,24 +140,15 @@ async function storeScriptBenchmark(port: number): Promise<CaseResult[]> {
     10_000,
   );
   const command = recordedStoreCommand(history, [write]).map(String);
-  const csv = await run(
-    onClientCore([
-      "redis-benchmark",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-c",
-      "1",
-      "-r",
-      "1000000",
-      "-n",
-      String(smoke ? 2_000 : 40_000),
-      "--csv",
-      ...command,
-    ]),
-    120_000,
-  );
+  const csv = await benchmarkCsv(port, [
+    "-c",
+    "1",
+    "-r",
+    "1000000",
+    "-n",
+    String(smoke ? 2_000 : 40_000),
+    ...command,
+  ]);
   await run(
     ["redis-cli", "-p", String(port), "DEL", ...Object.values(history)],
     10_000,
