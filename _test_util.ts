@@ -6,6 +6,7 @@
 import { Buffer } from "node:buffer";
 import { after } from "node:test";
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -571,3 +572,36 @@ export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
   : "Bun" in globalThis
   ? "bun"
   : "node";
+
+/**
+ * Records figures a test measured, for the README to quote: with
+ * `RECORD_FIGURES=1` (as `deno task figures` runs the suite) the values are
+ * written under this runtime's name into the committed
+ * `bench/figures/<name>.json`; otherwise nothing is written, so an ordinary
+ * test run leaves the tree clean. The README quotes them as
+ * `<!--fig:name.runtime.field-->…<!--/fig-->`, which `tools/figures.ts`
+ * fills in and `deno task check` verifies.
+ */
+export function recordFigures(
+  name: string,
+  values: Record<string, number | string>,
+): void {
+  if (process.env.RECORD_FIGURES !== "1") return;
+  if (!/^[a-z0-9_]+$/.test(name)) throw new RangeError(`bad figure ${name}`);
+  // On Node this module runs from .node_test/, one folder below the root.
+  const root = new URL(
+    import.meta.url.endsWith(".js") ? "../" : "./",
+    import.meta.url,
+  );
+  const folder = fileURLToPath(new URL("bench/figures/", root));
+  const file = `${folder}${name}.json`;
+  mkdirSync(folder, { recursive: true });
+  let figures: Record<string, unknown> = {};
+  try {
+    figures = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    // No figures recorded yet.
+  }
+  figures[runtime] = { ...values, recorded: new Date().toISOString() };
+  writeFileSync(file, JSON.stringify(figures, null, 2) + "\n");
+}
