@@ -6,7 +6,12 @@
 import { Buffer } from "node:buffer";
 import { after } from "node:test";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -536,11 +541,16 @@ export function runChild(
   let output = "";
   child.stdout!.on("data", (chunk) => output += chunk);
   child.stderr!.on("data", (chunk) => output += chunk);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      process.kill(child.pid!, "SIGKILL");
+      child.kill("SIGKILL");
       resolve({ code: null, output });
     }, timeout);
+    // A command that cannot be started (not found) emits no exit.
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.once("exit", (code) => {
       clearTimeout(timer);
       resolve({ code, output });
@@ -604,4 +614,24 @@ export function recordFigures(
   }
   figures[runtime] = { ...values, recorded: new Date().toISOString() };
   writeFileSync(file, JSON.stringify(figures, null, 2) + "\n");
+}
+
+/**
+ * The `skip` option of tests that cannot run here: `reason`, or `false` when
+ * they can. A reason is also written to the runner's skip log
+ * (`REDIS_BASIC_SKIP_LOG`), so that the run's summary lists every skip with
+ * why, and a skip without a logged reason fails the run.
+ *
+ * @example `test("…", { skip: skipBecause(import.meta.url, reason) }, fn)`
+ */
+export function skipBecause(
+  testFile: string,
+  reason: string | false | undefined,
+): string | false {
+  if (!reason) return false;
+  const log = process.env.REDIS_BASIC_SKIP_LOG;
+  const file = fileURLToPath(testFile).split("/").pop()!
+    .replace(/\.js$/, ".ts");
+  if (log) appendFileSync(log, `${runtime}\t${file}\t${reason}\n`);
+  return reason;
 }

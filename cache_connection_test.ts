@@ -12,6 +12,7 @@ import {
   freePort,
   runChild,
   runtime,
+  skipBecause,
   startRedisServer,
 } from "./_test_util.ts";
 
@@ -189,7 +190,10 @@ test("a failed connect leaves nothing behind that keeps the process alive", asyn
 });
 
 test("on Deno, the permissions the README lists are enough", {
-  skip: runtime === "deno" ? false : "Deno permissions exist only on Deno",
+  skip: skipBecause(
+    import.meta.url,
+    runtime !== "deno" && "Deno permissions exist only on Deno",
+  ),
 }, async () => {
   const script = fileURLToPath(
     new URL("./testdata/connect_and_exit.ts", import.meta.url),

@@ -8,7 +8,12 @@ import { fileURLToPath } from "node:url";
 import { Cache, replay } from "./mod.ts";
 import { getPage } from "./web.ts";
 import { pyTupleRepr } from "./_py_repr.ts";
-import { runChild, startPageServer, startRedisServer } from "./_test_util.ts";
+import {
+  runChild,
+  skipBecause,
+  startPageServer,
+  startRedisServer,
+} from "./_test_util.ts";
 
 // Debian's python3-redis belongs to Debian's own python3, which need not be
 // the first python3 on PATH.
@@ -22,10 +27,13 @@ for (const candidate of PYTHONS) {
     break;
   }
 }
-const skip = python === undefined
-  ? "no python3 with the redis package (apt-get install python3-redis)"
-  : false;
-if (skip) console.log(`python interop tests skipped: ${skip}`);
+// One call per test, so that the run's summary counts each skip.
+const skip = () =>
+  skipBecause(
+    import.meta.url,
+    python === undefined &&
+      "no python3 with the redis package (apt-get install python3-redis)",
+  );
 
 const script = fileURLToPath(
   new URL(
@@ -66,7 +74,7 @@ const tag = (t: Tagged["t"], v: string) => JSON.stringify({ t, v });
 
 test(
   "Python stores, TypeScript replays and reads the values",
-  { skip },
+  { skip: skip() },
   async () => {
     await using cache = await Cache.connect({ url: server.url() });
     const keys = await py(
@@ -92,7 +100,7 @@ test(
 
 test(
   "TypeScript stores, Python replays and reads the values",
-  { skip },
+  { skip: skip() },
   async () => {
     await using cache = await Cache.connect({ url: server.url() });
     const keys = [
@@ -117,7 +125,7 @@ test(
 
 test(
   "our str(args) matches Python's for awkward values",
-  { skip },
+  { skip: skip() },
   async () => {
     const strings = [
       "plain",
@@ -179,7 +187,7 @@ test(
 
 test(
   "a page cached by TypeScript is served to Python from Redis, and the reverse",
-  { skip },
+  { skip: skip() },
   async () => {
     await using cache = await Cache.connect({ url: server.url() });
     const tsFirst = `${pages.origin}/ts-first`;

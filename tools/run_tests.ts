@@ -1,6 +1,13 @@
 // `deno task test`: the same suite on Deno, Bun and Node (compiled to
 // JavaScript), against redis-servers the tests start themselves, ending with
-// one line of real totals: "N passed, N failed".
+// one line per runtime and one line of real totals: "N passed, N failed".
+//
+// Counts come from each runner's JUnit report, test file by test file, so
+// that the run can fail when a test file ran no test on a runtime (every one
+// of its tests skipped, or none found). Every skip must say why through
+// `skipBecause` (`_test_util.ts`), which writes the reason to a log this
+// runner reads: the summary lists each, and a skip without a logged reason
+// fails the run.
 //
 // The doc examples run too (`deno test --doc`), against a throwaway
 // redis-server whose URL they get through REDIS_URL.
@@ -17,69 +24,75 @@ if (Deno.env.get("REDIS_BASIC_CACHE_RUNNER") !== undefined) {
 Deno.env.set("REDIS_BASIC_CACHE_RUNNER", "1");
 const root = new URL("..", import.meta.url).pathname;
 const bin = (name: string) => `${root}node_modules/.bin/${name}`;
+const reports = Deno.makeTempDirSync({ prefix: "redis-basic-tests-" });
 
 const rootFiles = [...Deno.readDirSync(root)].map((entry) => entry.name).sort();
-const testFiles = rootFiles.filter((name) => name.endsWith("_test.ts"));
+// `deno task test a_test.ts b_test.ts` runs only those files (no doc tests).
+const only = Deno.args;
+const testFiles = rootFiles.filter((name) =>
+  name.endsWith("_test.ts") && (only.length === 0 || only.includes(name))
+);
 // Public modules and the README, whose examples run as doc tests.
 const docFiles = [
   ...rootFiles.filter((name) =>
     name.endsWith(".ts") && !name.startsWith("_") && !name.endsWith("_test.ts")
   ),
   "README.md",
-];
+].filter(() => only.length === 0);
 
-interface Totals {
-  passed: number;
-  failed: number;
-  skipped: number;
+type Outcome = "passed" | "failed" | "skipped";
+
+/** One test case of a JUnit report. */
+interface TestCase {
+  file: string;
+  name: string;
+  outcome: Outcome;
 }
 
 interface Runner {
   name: string;
+  /** The test files whose every test must not be skipped. */
+  files: string[];
   prepare?: () => Promise<void>;
-  command: string[];
-  parse(output: string): Totals | undefined;
+  /** Command lines to run in turn, and the JUnit report each writes. */
+  commands(): { command: string[]; report: string; file?: string }[];
 }
 
 const runners: Runner[] = [
   {
     name: "deno",
+    files: testFiles,
     // Files are named: discovery would also take tools/*.ts for tests.
-    command: [
-      Deno.execPath(),
-      "test",
-      "--allow-all",
-      "--doc",
-      ...testFiles,
-      ...docFiles,
-    ],
-    parse(output) {
-      const match = /(\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/
-        .exec(
-          output.split("\n").findLast((line) =>
-            / passed .* failed/.test(line)
-          ) ?? "",
-        );
-      return match === null ? undefined : {
-        passed: Number(match[1]),
-        failed: Number(match[2]),
-        skipped: Number(match[3] ?? 0),
-      };
-    },
+    commands: () => [{
+      command: [
+        Deno.execPath(),
+        "test",
+        "--allow-all",
+        "--doc",
+        `--junit-path=${reports}/deno.xml`,
+        ...testFiles,
+        ...docFiles,
+      ],
+      report: `${reports}/deno.xml`,
+    }],
   },
   {
     name: "bun",
-    command: [bin("bun"), "test", ...testFiles.map((file) => `./${file}`)],
-    // " 57 pass", " 0 fail", " 1 skip"
-    parse: (output) =>
-      countLines(output, (word) => `^\\s*(\\d+) ${word}$`, [
-        "pass",
-        "fail",
-        "skip",
-      ]),
+    files: testFiles,
+    commands: () => [{
+      command: [
+        bin("bun"),
+        "test",
+        "--reporter=junit",
+        `--reporter-outfile=${reports}/bun.xml`,
+        ...testFiles.map((file) => `./${file}`),
+      ],
+      report: `${reports}/bun.xml`,
+    }],
   },
   {
     name: "node",
+    files: testFiles,
     prepare: async () => {
       await Deno.remove(`${root}.node_test`, { recursive: true }).catch(
         () => {},
@@ -87,116 +100,173 @@ const runners: Runner[] = [
       const { code } = await run([bin("tsc"), "-p", "tsconfig.node.json"]);
       if (code !== 0) throw new Error(`tsc exited with ${code}`);
     },
-    command: [
-      "node",
-      "--test",
-      ...testFiles.map((file) => `.node_test/${file.replace(/\.ts$/, ".js")}`),
-    ],
-    // "# pass 57" (TAP) or "ℹ pass 57" (spec)
-    parse: (output) =>
-      countLines(output, (word) => `^[#ℹ] ${word} (\\d+)$`, [
-        "pass",
-        "fail",
-        "skipped",
-      ]),
+    // Node's JUnit report does not name the file of a test: one run a file.
+    commands: () =>
+      testFiles.map((file) => ({
+        command: [
+          "node",
+          "--test",
+          "--test-reporter=tap",
+          "--test-reporter-destination=stdout",
+          "--test-reporter=junit",
+          `--test-reporter-destination=${reports}/node-${file}.xml`,
+          `.node_test/${file.replace(/\.ts$/, ".js")}`,
+        ],
+        report: `${reports}/node-${file}.xml`,
+        file,
+      })),
   },
   {
     // Keyv's own adapter suite, on the tsc output the node runner built.
     name: "vitest",
-    command: [bin("vitest"), "run"],
-    // " Tests  2 failed | 40 passed | 1 skipped (43)"
-    parse(output) {
-      const line = /^\s*Tests\s+(.*)$/m.exec(output)?.[1];
-      if (line === undefined) return undefined;
-      const count = (word: string) =>
-        Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
-      return {
-        passed: count("passed"),
-        failed: count("failed"),
-        skipped: count("skipped"),
-      };
-    },
+    files: only.length === 0 ? ["keyv_suite.test.js"] : [],
+    commands: () => [{
+      command: [
+        bin("vitest"),
+        "run",
+        "--reporter=default",
+        "--reporter=junit",
+        `--outputFile.junit=${reports}/vitest.xml`,
+      ],
+      report: `${reports}/vitest.xml`,
+    }],
   },
 ];
 
+const decodeXml = (text: string) =>
+  text.replace(
+    /&(lt|gt|quot|apos|amp|#(\d+));/g,
+    (_, name, code) =>
+      code !== undefined
+        ? String.fromCodePoint(Number(code))
+        : { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[name as string]!,
+  );
+
 /**
- * Totals from a runner's summary lines: `pattern(word)` matches the line for
- * the words that mean passed, failed and skipped, the count in group 1. No
- * pass or fail line means the runner did not finish.
+ * The test cases of a JUnit report, each with its outcome. Deno names the
+ * file in `classname`, Bun and vitest in `file`; Node in neither, so its
+ * file is given.
  */
-function countLines(
-  output: string,
-  pattern: (word: string) => string,
-  [pass, fail, skip]: string[],
-): Totals | undefined {
-  const count = (word: string) =>
-    Number(new RegExp(pattern(word), "m").exec(output)?.[1]);
-  const totals = {
-    passed: count(pass),
-    failed: count(fail),
-    skipped: count(skip) || 0,
-  };
-  return Number.isNaN(totals.passed) || Number.isNaN(totals.failed)
-    ? undefined
-    : totals;
+export function parseJUnit(xml: string, file?: string): TestCase[] {
+  const cases: TestCase[] = [];
+  const testCase = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
+  for (const [, attributes, , body = ""] of xml.matchAll(testCase)) {
+    const attribute = (name: string) =>
+      decodeXml(
+        new RegExp(`\\b${name}="([^"]*)"`).exec(attributes)?.[1] ?? "",
+      );
+    const outcome: Outcome = /<(failure|error)\b/.test(body)
+      ? "failed"
+      : /<skipped\b/.test(body)
+      ? "skipped"
+      : "passed";
+    const where = file ?? (attribute("file") || attribute("classname"));
+    cases.push({
+      file: where.replace(/^\.\//, "").split("/").pop()!,
+      name: attribute("name"),
+      outcome,
+    });
+  }
+  return cases;
 }
 
-/** Runs a command in the project folder, echoing its output; returns the output. */
-async function run(
-  command: string[],
-): Promise<{ code: number; output: string }> {
+/** Runs a command in the project folder, echoing its output. */
+async function run(command: string[]): Promise<{ code: number }> {
   const child = new Deno.Command(command[0], {
     args: command.slice(1),
     cwd: root,
-    stdout: "piped",
-    stderr: "piped",
+    stdout: "inherit",
+    stderr: "inherit",
     env: { NO_COLOR: "1" }, // added to the inherited environment
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), RUNNER_TIMEOUT);
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (
-    stream: ReadableStream<Uint8Array>,
-    sink: typeof Deno.stdout,
-  ) => {
-    for await (const chunk of stream) {
-      output += decoder.decode(chunk, { stream: true });
-      await sink.write(chunk);
-    }
-  };
-  await Promise.all([
-    pump(child.stdout, Deno.stdout),
-    pump(child.stderr, Deno.stderr),
-  ]);
   const { code } = await child.status;
   clearTimeout(timer);
-  return { code, output };
+  return { code };
+}
+
+interface Totals {
+  passed: number;
+  failed: number;
+  skipped: number;
 }
 
 const summary: string[] = [];
+const problems: string[] = [];
+const skipLines: string[] = [];
 const total: Totals = { passed: 0, failed: 0, skipped: 0 };
+const skipLog = `${reports}/skips.log`;
+Deno.env.set("REDIS_BASIC_SKIP_LOG", skipLog);
 const docServer = await startRedisServer();
 Deno.env.set("REDIS_URL", docServer.url());
 try {
-  for (const runner of runners) {
-    console.log(`\n=== ${runner.name}: ${testFiles.join(" ")}\n`);
-    let totals: Totals | undefined;
+  for (const runner of runners.filter((r) => r.files.length > 0)) {
+    console.log(`\n=== ${runner.name}: ${runner.files.join(" ")}\n`);
+    Deno.writeTextFileSync(skipLog, "");
+    const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
+    const cases: TestCase[] = [];
     try {
       await runner.prepare?.();
-      const { code, output } = await run(runner.command);
-      totals = runner.parse(output);
-      // A runner that failed without reporting a failed test still failed.
-      if (totals !== undefined && code !== 0 && totals.failed === 0) {
-        totals.failed = 1;
+      for (const { command, report, file } of runner.commands()) {
+        const { code } = await run(command);
+        let found: TestCase[] = [];
+        try {
+          found = parseJUnit(Deno.readTextFileSync(report), file);
+        } catch {
+          // No report: the runner died before writing it.
+        }
+        cases.push(...found);
+        // A runner that failed without reporting a failed test still failed.
+        if (code !== 0 && !found.some((c) => c.outcome === "failed")) {
+          problems.push(
+            `${runner.name}: ${
+              file ?? "the runner"
+            } exited with ${code} and no failed test`,
+          );
+          totals.failed++;
+        }
       }
     } catch (error) {
-      console.error(`${runner.name} could not run: ${error}`);
+      problems.push(`${runner.name} could not run: ${error}`);
+      totals.failed++;
     }
-    totals ??= { passed: 0, failed: 1, skipped: 0 };
+    for (const { outcome } of cases) totals[outcome]++;
+    for (const file of runner.files) {
+      const ran = cases.filter((c) => c.file === file);
+      if (!ran.some((c) => c.outcome !== "skipped")) {
+        problems.push(
+          `${runner.name}: ${file} ran no test (${ran.length} skipped)`,
+        );
+        totals.failed++;
+      }
+    }
+    // Each skip must have left its reason in the log: compared file by file.
+    const reasons = Deno.readTextFileSync(skipLog).split("\n").filter(Boolean)
+      .map((line) => line.split("\t"));
+    const byReason = new Map<string, number>();
+    for (const [, file, reason] of reasons) {
+      const key = `${file}: ${reason}`;
+      byReason.set(key, (byReason.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of byReason) {
+      skipLines.push(`  ${runner.name.padEnd(6)} ${count} skipped in ${key}`);
+    }
+    for (const file of new Set(cases.map((c) => c.file))) {
+      const skipped = cases.filter((c) =>
+        c.file === file && c.outcome === "skipped"
+      );
+      const logged = reasons.filter(([, f]) => f === file).length;
+      if (skipped.length > logged) {
+        problems.push(
+          `${runner.name}: ${file} skipped ${skipped.length} tests but gave ${logged} reasons to skipBecause (${
+            skipped.map((c) => `"${c.name}"`).join(", ")
+          })`,
+        );
+        totals.failed++;
+      }
+    }
     summary.push(
-      `  ${runner.name.padEnd(5)} ${String(totals.passed).padStart(4)} passed ${
-        String(totals.failed).padStart(3)
-      } failed ${String(totals.skipped).padStart(3)} skipped`,
+      `${runner.name}: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`,
     );
     total.passed += totals.passed;
     total.failed += totals.failed;
@@ -204,9 +274,13 @@ try {
   }
 } finally {
   await docServer.stop();
+  Deno.removeSync(reports, { recursive: true });
 }
 
-console.log(`\n${summary.join("\n")}`);
+console.log("");
+if (skipLines.length > 0) console.log(`Skipped:\n${skipLines.join("\n")}`);
+if (problems.length > 0) console.log(`Problems:\n  ${problems.join("\n  ")}`);
+console.log(summary.join("\n"));
 console.log(
   `${total.passed} passed, ${total.failed} failed${
     total.skipped > 0 ? `, ${total.skipped} skipped` : ""
