@@ -6,13 +6,14 @@ import { Buffer } from "node:buffer";
 
 /** One thing to measure: the same get/set work, however it is spelled. */
 export interface Subject {
-  /**
-   * Writes `value` for the get cases and returns the key to read it by;
-   * without it, `set` under the given key.
-   */
-  prime?(key: string, value: string): Promise<string>;
+  /** Writes `value` for the get cases and returns the key to read it by. */
+  prime(key: string, value: string): Promise<string>;
   get(key: string): Promise<unknown>;
-  set(key: string, value: string): Promise<unknown>;
+  /**
+   * Writes `value` under a new key, as `store` does: the set cases. Each
+   * subject makes its own key, so each pays for one UUID.
+   */
+  writeNew(value: string): Promise<unknown>;
   /** Many keys in one call, where the subject has such a call. */
   getMany?(keys: string[]): Promise<unknown>;
   /** The operations worth measuring, when not all of them. */
@@ -39,6 +40,22 @@ export type SubjectName = typeof SUBJECTS[number];
 
 const AS_BYTES = { typeMapping: { 36: Buffer } };
 
+const newKey = () => `bench:${crypto.randomUUID()}`;
+
+// A subject whose set takes a key: primes by setting it, and writes new
+// keys of its own making.
+function keyed(
+  subject: Omit<Subject, "prime" | "writeNew"> & {
+    set(key: string, value: string): Promise<unknown>;
+  },
+): Subject {
+  return {
+    ...subject,
+    prime: (key, value) => subject.set(key, value).then(() => key),
+    writeNew: (value) => subject.set(newKey(), value),
+  };
+}
+
 /** Opens `name` against the Redis at `url`. */
 export async function openSubject(
   name: SubjectName,
@@ -61,9 +78,8 @@ export async function openSubject(
       return {
         prime: (_key, value) => cache.store(value),
         get: (key) => cache.get(key),
-        // The exercise's store picks its own key and records the call; set
-        // is what the peers do, so the raw path is measured too.
-        set: (_key, value) => cache.store(value),
+        // The exercise's store picks its own key and records the call.
+        writeNew: (value) => cache.store(value),
         getMany: (keys) => cache.getMany(keys),
         // The L1 changes only get; its writes and batches are the cache's.
         ...(name === "cache (l1)" ? { ops: ["get"] as const } : {}),
@@ -79,12 +95,12 @@ export async function openSubject(
       const client = createClient({ url, commandOptions: { timeout: 0 } });
       client.on("error", () => {});
       await client.connect();
-      return {
+      return keyed({
         get: (key) => client.sendCommand(["GET", key], AS_BYTES),
         set: (key, value) => client.sendCommand(["SET", key, value]),
         getMany: (keys) => client.sendCommand(["MGET", ...keys], AS_BYTES),
         close: () => Promise.resolve(client.destroy()),
-      };
+      });
     }
     case "bun RedisClient": {
       const { RedisClient } = (globalThis as unknown as {
@@ -99,37 +115,37 @@ export async function openSubject(
       }).Bun;
       const client = new RedisClient(url);
       await client.connect();
-      return {
+      return keyed({
         get: (key) => client.getBuffer(key),
         set: (key, value) => client.set(key, value),
         // Bun's mget decodes values as text; getBuffer per key is its binary-safe batch.
         getMany: (keys) =>
           Promise.all(keys.map((key) => client.getBuffer(key))),
         close: () => Promise.resolve(client.close()),
-      };
+      });
     }
     case "ioredis": {
       const { Redis } = await import("ioredis");
       const client = new Redis(url, { lazyConnect: true });
       client.on("error", () => {});
       await client.connect();
-      return {
+      return keyed({
         get: (key) => client.getBuffer(key),
         set: (key, value) => client.set(key, value),
         getMany: (keys) => client.mgetBuffer(keys),
         close: () => Promise.resolve(client.disconnect()),
-      };
+      });
     }
     case "keyv": {
       const { default: Keyv } = await import("keyv");
       const { default: KeyvRedis } = await import("@keyv/redis");
       const keyv = new Keyv(new KeyvRedis(url));
-      return {
+      return keyed({
         get: (key) => keyv.get(key),
         set: (key, value) => keyv.set(key, value),
         getMany: (keys) => keyv.getMany(keys),
         close: () => keyv.disconnect(),
-      };
+      });
     }
     case "cache-manager": {
       const { default: Keyv } = await import("keyv");
@@ -137,12 +153,12 @@ export async function openSubject(
       const { createCache } = await import("cache-manager");
       const store = new Keyv({ store: new KeyvRedis(url) });
       const cache = createCache({ stores: [store] });
-      return {
+      return keyed({
         get: (key) => cache.get(key),
         set: (key, value) => cache.set(key, value),
         getMany: (keys) => cache.mget(keys),
         close: () => cache.disconnect().then(() => {}),
-      };
+      });
     }
     case "bentocache": {
       const { BentoCache, bentostore } = await import("bentocache");
@@ -156,11 +172,11 @@ export async function openSubject(
           ),
         },
       });
-      return {
+      return keyed({
         get: (key) => bento.get({ key }),
         set: (key, value) => bento.set({ key, value }),
         close: () => bento.disconnect(),
-      };
+      });
     }
   }
 }

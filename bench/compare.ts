@@ -1,11 +1,16 @@
 // `deno task compare`: one run, on one fresh redis-server, of redis-benchmark
 // (the ceiling), this cache on Deno, Bun and Node, the raw clients under it,
 // and the peers a user could pick instead. Writes bench/results.json,
-// bench/results.md and bench/results.svg.
+// bench/results.md and bench/results.svg, and the figures the README quotes
+// to bench/figures/compare.json, then fills them into the README as
+// `tools/figures.ts --write` does.
 //
-//   deno task compare            1.5 s per case, about 4 minutes
-//   deno task compare --smoke    a fraction of a second per case, for CI
-//   deno task compare --report-only   rewrite .md and .svg from results.json
+//   deno task compare            1.5 s per case, about 5 minutes
+//   deno task compare --smoke    a fraction of a second per case, for CI;
+//                                writes to bench/.work/smoke/ only, and
+//                                checks that every figure the README
+//                                quotes from the compare is in its output
+//   deno task compare --report-only   rewrite the rest from results.json
 //
 // redis-server is pinned to core 1 and the clients to core 0 when the
 // machine has two cores or more: unpinned, sequential round trips flip
@@ -13,14 +18,31 @@
 
 import { startRedisServer } from "../_test_util.ts";
 import type { CaseResult, WorkerPlan } from "./_worker.ts";
-import { type Machine, renderChart } from "./_chart.ts";
+import { type CaseName, CASES } from "./_cases.ts";
+import { renderChart } from "./_chart.ts";
 import { writeReport } from "./_report.ts";
+import { compareFigures } from "./_figures.ts";
+import type { Run } from "./_run.ts";
 import { recordedStoreCommand } from "../_recorded_store.ts";
 import type { SubjectName } from "./_subjects.ts";
+import { fill } from "../tools/figures.ts";
 
+const started = performance.now();
 const smoke = Deno.args.includes("--smoke");
-const durationMs = smoke ? 150 : 1_500;
+const durationMs = smoke ? 60 : 1_500;
+const slices = 3;
+const valueBytes = 16;
+// Client CPU time: rounds of calls per subject, one at a time.
+const cpuRounds = smoke ? 3 : 7;
+const cpuCalls = smoke ? 100 : 1_500;
+const serverTimeBursts = smoke ? 20 : 1_000;
 const root = new URL("..", import.meta.url).pathname;
+// A smoke run's figures are not worth keeping: they go where git ignores
+// them, so neither CI nor a local check leaves the tree changed.
+const outDir = smoke ? `${root}bench/.work/smoke/` : `${root}bench/`;
+const figuresFile = smoke
+  ? `${outDir}compare.json`
+  : `${root}bench/figures/compare.json`;
 const cores = navigator.hardwareConcurrency;
 const pin = cores >= 2 && await hasCommand("taskset");
 const onClientCore = (command: string[]) =>
@@ -71,7 +93,7 @@ async function redisBenchmark(port: number): Promise<CaseResult[]> {
       "-n",
       String(mode.requests),
       "-d",
-      "16",
+      String(valueBytes),
       ...mode.args,
     ]);
     results.push(...parseCsv(csv, mode.label, (test) => test.toLowerCase()));
@@ -122,10 +144,10 @@ function parseCsv(
 async function storeScriptBenchmark(port: number): Promise<CaseResult[]> {
   const write = {
     redisKey: "key:__rand_int__",
-    value: "x".repeat(16),
+    value: "x".repeat(valueBytes),
     ttl: undefined,
     record: {
-      input: `('${"x".repeat(16)}',)`,
+      input: `('${"x".repeat(valueBytes)}',)`,
       output: "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
     },
   };
@@ -165,6 +187,13 @@ const CACHE_FORMS: SubjectName[] = [
   "cache (l1)",
 ];
 const PEERS: SubjectName[] = ["keyv", "cache-manager", "bentocache"];
+const ALL_CASES: CaseName[] = CASES.map((c) => c.name);
+// The peers are measured one at a time and in lanes, not in bursts, to keep
+// the run within about five minutes; bursts compare the cache with its raw
+// client.
+const PEER_CASES: CaseName[] = CASES.filter((c) => c.shape !== "bursts").map(
+  (c) => c.name,
+);
 
 // Each runtime's subjects run in two processes, the cache with its raw
 // client in one and the peers in the other: the peers' node-redis makes an
@@ -174,6 +203,11 @@ interface Worker {
   runtime: string;
   command: (plan: string) => string[];
   subjects: SubjectName[];
+  cases: CaseName[];
+  /** The raw client the cache's CPU time per call is compared with. */
+  raw?: SubjectName;
+  /** Whether this worker measures Redis's own time per command. */
+  serverTime?: boolean;
 }
 
 const WORKERS = ([
@@ -183,47 +217,99 @@ const WORKERS = ([
       plan,
     ) => [Deno.execPath(), "run", "--allow-all", "bench/_worker.ts", plan],
     subjects: [...CACHE_FORMS, "node-redis"],
+    cases: ALL_CASES,
+    raw: "node-redis",
+    serverTime: true,
   },
   {
     runtime: "bun",
     command: (
       plan,
     ) => [`${root}node_modules/.bin/bun`, "bench/_worker.ts", plan],
+    // node-redis too: the README says why the cache opens Bun's own client.
     subjects: [
       ...CACHE_FORMS.filter((name) => name !== "cache (coalesce off)"),
       "bun RedisClient",
+      "node-redis",
     ],
+    cases: ALL_CASES,
+    raw: "bun RedisClient",
   },
   {
     runtime: "node",
     command: (plan) => ["node", ".node_test/bench/_worker.js", plan],
     subjects: [...CACHE_FORMS, "node-redis", "ioredis"],
+    cases: ALL_CASES,
+    raw: "node-redis",
   },
 ] satisfies Worker[]).flatMap((worker): Worker[] => [
   worker,
-  { ...worker, subjects: PEERS },
+  {
+    runtime: worker.runtime,
+    command: worker.command,
+    subjects: PEERS,
+    cases: PEER_CASES,
+  },
 ]);
 
-async function writeChartAndReport(
-  results: CaseResult[],
-  machine: Machine,
-): Promise<void> {
+// Writes the report, the chart and the README's figures of `run`; after a
+// full run also fills those figures into the README.
+async function writeOutputs(run: Run): Promise<void> {
+  await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(
-    `${root}bench/results.svg`,
-    renderChart(results, machine),
+    `${outDir}results.svg`,
+    renderChart(run.results, run.machine),
   );
+  await Deno.writeTextFile(`${outDir}results.md`, writeReport(run));
+  const figures = compareFigures(run);
+  await Deno.mkdir(new URL(".", `file://${figuresFile}`), { recursive: true });
   await Deno.writeTextFile(
-    `${root}bench/results.md`,
-    writeReport(results, machine),
+    figuresFile,
+    JSON.stringify(figures, null, 2) + "\n",
+  );
+  if (smoke) {
+    checkReadmeFigures(figures);
+    return;
+  }
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "tools/figures.ts",
+      "--write",
+    ],
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (code !== 0) throw new Error("tools/figures.ts --write failed");
+}
+
+// Every `compare.*` figure the README quotes must be in `figures`: the fill
+// throws on the first one that is not. Only the compare's own figures are
+// checked, since a smoke run writes no other file.
+function checkReadmeFigures(figures: Record<string, unknown>): void {
+  const readme = Deno.readTextFileSync(`${root}README.md`);
+  const quoted = readme.match(/<!--fig:compare\.[\s\S]*?<!--\/fig-->/g) ?? [];
+  fill(quoted.join("\n"), new Map([["compare", figures]]));
+  console.log(
+    `${quoted.length} README figures found in the run's compare.json`,
   );
 }
 
-// --report-only: rewrite results.md and results.svg from results.json.
+// --report-only: rewrite everything else from results.json.
 if (Deno.args.includes("--report-only")) {
-  const { machine, results } = JSON.parse(
-    await Deno.readTextFile(`${root}bench/results.json`),
-  );
-  await writeChartAndReport(results, machine);
+  // A results.json from before the compare measured CPU time, allocations
+  // and Redis's own time has none of them.
+  const run: Run = {
+    cpu: [],
+    allocations: [],
+    server: [],
+    ...JSON.parse(await Deno.readTextFile(`${outDir}results.json`)),
+  };
+  await writeOutputs(run);
   Deno.exit(0);
 }
 
@@ -233,13 +319,41 @@ try {
     [`${root}node_modules/.bin/tsc`, "-p", "tsconfig.node.json"],
     120_000,
   );
-  const results: CaseResult[] = await redisBenchmark(server.port);
+  const measured: Run = {
+    machine: {
+      cores,
+      pinned: pin,
+      date: new Date().toISOString().slice(0, 10),
+      durationMs,
+      slices,
+      valueBytes,
+      redis: (await run(["redis-server", "--version"], 10_000)).trim(),
+      cpuRounds,
+      cpuCalls,
+      runSeconds: 0,
+    },
+    results: await redisBenchmark(server.port),
+    cpu: [],
+    allocations: [],
+    server: [],
+  };
   for (const worker of WORKERS) {
     const plan: WorkerPlan = {
       url: server.url(),
       subjects: worker.subjects,
+      cases: worker.cases,
+      slices,
       durationMs,
-      valueSize: 16,
+      valueSize: valueBytes,
+      ...(worker.raw === undefined ? {} : {
+        cpuTime: {
+          cache: "cache (no history)",
+          raw: worker.raw,
+          rounds: cpuRounds,
+          calls: cpuCalls,
+        },
+      }),
+      ...(worker.serverTime ? { serverTimeBursts } : {}),
     };
     console.error(
       `measuring on ${worker.runtime}: ${worker.subjects.join(", ")}`,
@@ -249,23 +363,26 @@ try {
       600_000,
     );
     for (const line of output.split("\n")) {
-      if (line.startsWith("RESULT ")) results.push(JSON.parse(line.slice(7)));
+      const space = line.indexOf(" ");
+      const tag = line.slice(0, space);
+      const value = () => JSON.parse(line.slice(space + 1));
+      if (tag === "RESULT") measured.results.push(value());
+      else if (tag === "CPU") measured.cpu.push(value());
+      else if (tag === "ALLOCATION") measured.allocations.push(value());
+      else if (tag === "SERVER") measured.server.push(value());
     }
   }
-  const machine = {
-    cores,
-    pinned: pin,
-    date: new Date().toISOString().slice(0, 10),
-    durationMs,
-    redis: (await run(["redis-server", "--version"], 10_000)).trim(),
-  };
+  measured.machine.runSeconds = (performance.now() - started) / 1000;
+  await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(
-    `${root}bench/results.json`,
-    JSON.stringify({ machine, results }, null, 2) + "\n",
+    `${outDir}results.json`,
+    JSON.stringify(measured, null, 2) + "\n",
   );
-  await writeChartAndReport(results, machine);
+  await writeOutputs(measured);
   console.log(
-    `${results.length} results written to bench/results.{json,md,svg}`,
+    `${measured.results.length} results written to ${
+      outDir.slice(root.length)
+    }results.{json,md,svg} and ${figuresFile.slice(root.length)}`,
   );
 } finally {
   await server.stop();

@@ -10,6 +10,11 @@
 //   deno run --allow-read tools/figures.ts --check                 fail if stale
 //
 // `deno task figures` re-runs the measuring tests and then writes.
+//
+// A figure must not start a line: Markdown takes a line that starts with
+// `<!--` for an HTML block, which ends the paragraph there (and `deno fmt`
+// keeps prose lines as written, `proseWrap: "preserve"`, so a longer value
+// never re-wraps one there). Both modes refuse such a line.
 
 const root = new URL("..", import.meta.url);
 const figuresFolder = new URL("bench/figures/", root);
@@ -64,6 +69,15 @@ export function fill(text: string, files = new Map<string, unknown>()): string {
   );
 }
 
+/** Lines (1-based) where a figure starts the line, outside a table. */
+export function figuresStartingALine(text: string): number[] {
+  const lines: number[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (/^\s*(?:[-*+]\s+|\d+[.)]\s+)?<!--fig:/.test(line)) lines.push(i + 1);
+  });
+  return lines;
+}
+
 // Tables are re-padded by `deno fmt`, so stale means a different text once
 // runs of white space are folded.
 const folded = (text: string) => text.replace(/[ \t]+/g, " ");
@@ -78,6 +92,16 @@ if (import.meta.main) {
   for (const name of documents) {
     const url = new URL(name, root);
     const text = Deno.readTextFileSync(url);
+    const misplaced = figuresStartingALine(text);
+    if (misplaced.length > 0) {
+      stale++;
+      console.error(
+        `${name}: a figure starts line ${
+          misplaced.join(", ")
+        }; Markdown would read it as HTML: move a word before it`,
+      );
+      continue;
+    }
     const filled = fill(text);
     if (folded(filled) === folded(text)) continue;
     if (mode === "--write") {

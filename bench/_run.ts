@@ -1,0 +1,104 @@
+// One run of `deno task compare` as bench/results.json holds it, and the
+// look-ups the report, the chart and the README's figures share.
+
+import type {
+  AllocationResult,
+  CaseResult,
+  CpuResult,
+  ServerResult,
+} from "./_worker.ts";
+import type { SubjectName } from "./_subjects.ts";
+
+/** Where, when and how the figures were measured. */
+export interface Machine {
+  cores: number;
+  pinned: boolean;
+  date: string;
+  durationMs: number;
+  /** Slices per case and subject, of which the median is kept. */
+  slices: number;
+  valueBytes: number;
+  redis: string;
+  /** Client CPU time: rounds, and calls per round and subject. */
+  cpuRounds: number;
+  cpuCalls: number;
+  /** Wall time of the whole run, start to written files. */
+  runSeconds: number;
+}
+
+/** Everything one run measured. */
+export interface Run {
+  machine: Machine;
+  results: CaseResult[];
+  cpu: CpuResult[];
+  allocations: AllocationResult[];
+  server: ServerResult[];
+}
+
+/** The runtimes, in the order every table lists them. */
+export const RUNTIMES = ["deno", "bun", "node"] as const;
+
+/** A runtime's name as the README writes it. */
+export const RUNTIME_TITLE: Record<string, string> = {
+  deno: "Deno",
+  bun: "Bun",
+  node: "Node",
+};
+
+/** The client the cache opens on each runtime by default. */
+export const RAW: Record<string, SubjectName> = {
+  deno: "node-redis",
+  node: "node-redis",
+  bun: "bun RedisClient",
+};
+
+/** The case of `subject` on `runtime`, if this run measured it. */
+export function find(
+  results: CaseResult[],
+  subject: string,
+  runtime: string,
+  name: string,
+): CaseResult | undefined {
+  return results.find((r) =>
+    r.subject === subject && r.runtime === runtime && r.case === name
+  );
+}
+
+/** redis-benchmark's figure for `test` ("get", "set", "store script"). */
+export function ceiling(
+  results: CaseResult[],
+  test: string,
+  mode: "-c 1" | "-c 50" | "-P 100",
+): CaseResult | undefined {
+  return find(
+    results,
+    `redis-benchmark ${mode}`,
+    "C",
+    `${test}, redis-benchmark ${mode}`,
+  );
+}
+
+/** ops/s of `of` over ops/s of `to`, both on `runtime`, for case `name`. */
+export function ratio(
+  results: CaseResult[],
+  runtime: string,
+  name: string,
+  of: string,
+  to: string,
+): number | undefined {
+  const a = find(results, of, runtime, name);
+  const b = find(results, to, runtime, name);
+  return a && b ? a.opsPerSec / b.opsPerSec : undefined;
+}
+
+/** The client CPU µs per call of `subject` for `op` on `runtime`. */
+export function cpuOf(
+  cpu: CpuResult[],
+  runtime: string,
+  op: "get" | "store",
+  subject: string,
+): CpuResult | undefined {
+  return cpu.find((c) =>
+    c.runtime === runtime && c.op === op && c.subject === subject
+  );
+}
