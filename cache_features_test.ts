@@ -268,6 +268,56 @@ test("getOrStore validates the caller's key and loader", async () => {
   assert.equal(await raw.send("EXISTS", "k"), 0);
 });
 
+test("keys starting with __lock: are getOrStore's locks: every method refuses them with a RangeError, in any namespace, and sends nothing", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  for (const namespace of [undefined, "locks"]) {
+    await using cache = await Cache.connect({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      namespace,
+      flush: false,
+    });
+    // Another process's lock on "page", which no call here may touch.
+    const lock = `${namespace === undefined ? "" : `${namespace}:`}__lock:page`;
+    await raw.send("SET", lock, "someone-else", "PX", "60000");
+    proxy.reset();
+    const key = "__lock:page";
+    const calls: [string, () => Promise<unknown>][] = [
+      ["get", () => cache.get(key)],
+      ["getStr", () => cache.getStr(key)],
+      ["getInt", () => cache.getInt(key)],
+      ["getBigInt", () => cache.getBigInt(key)],
+      ["getJson", () => cache.getJson(key)],
+      ["getMany", () => cache.getMany(["page", key])],
+      ["has", () => cache.has(key)],
+      ["delete", () => cache.delete("page", key)],
+      ["ttl", () => cache.ttl(key)],
+      ["expire", () => cache.expire(key, 1_000)],
+      ["getOrStore", () => cache.getOrStore(key, () => "mine")],
+      ["getOrStoreJson", () => cache.getOrStoreJson(key, () => "mine")],
+    ];
+    for (const [method, call] of calls) {
+      await assert.rejects(call(), RangeError, `${method} in ${namespace}`);
+    }
+    // A PING on the same connection arrives after anything sent before it.
+    await cache.health();
+    assert.deepEqual(
+      proxy.commands().map(({ name }) => name),
+      ["PING"],
+      `namespace ${namespace}`,
+    );
+    assert.equal(
+      text(await raw.send("GET", lock) as Uint8Array),
+      "someone-else",
+    );
+    assert.ok(Number(await raw.send("PTTL", lock)) > 50_000);
+    // Only the prefix is reserved, and only where a key starts.
+    for (const allowed of ["page:__lock:x", "__LOCK:page", "__lock"]) {
+      assert.equal(await cache.has(allowed), false, allowed);
+    }
+    await raw.send("DEL", lock);
+  }
+});
+
 test("a caller waiting on another process's lock gives up after lockTimeout with a TimeoutError", async () => {
   await using cache = await Cache.connect({ url: server.url() });
   await raw.send("SET", "__lock:busy", "someone-else", "PX", "10000");

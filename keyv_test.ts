@@ -6,7 +6,7 @@ import Keyv from "keyv";
 import { createCache } from "cache-manager";
 import { Cache } from "./mod.ts";
 import { KeyvStore } from "./keyv.ts";
-import { redisForThisFile, waitFor } from "./_test_util.ts";
+import { redisForThisFile, startCountingProxy, waitFor } from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 
@@ -39,6 +39,36 @@ test("Keyv on KeyvStore: set, get, has, delete, getMany, setMany, deleteMany, ty
   assert.equal(await keyv.delete("user"), false);
   assert.equal(await keyv.deleteMany(["a", "b"]), true);
   assert.deepEqual(await keyv.getMany(["a", "b"]), [undefined, undefined]);
+});
+
+test("KeyvStore refuses keys starting with __lock: as the cache does, and sends nothing", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    flush: false,
+  });
+  const store = new KeyvStore(cache);
+  const key = "__lock:user";
+  proxy.reset();
+  const calls: [string, () => Promise<unknown>][] = [
+    ["get", () => store.get(key)],
+    ["getMany", () => store.getMany(["user", key])],
+    ["set", () => store.set(key, "x")],
+    [
+      "setMany",
+      () => store.setMany([{ key: "user", value: "x" }, { key, value: "x" }]),
+    ],
+    ["has", () => store.has(key)],
+    ["hasMany", () => store.hasMany(["user", key])],
+    ["delete", () => store.delete(key)],
+    ["deleteMany", () => store.deleteMany(["user", key])],
+  ];
+  for (const [method, call] of calls) {
+    await assert.rejects(call(), RangeError, method);
+  }
+  // A PING on the same connection arrives after anything sent before it.
+  await cache.health();
+  assert.deepEqual(proxy.commands().map(({ name }) => name), ["PING"]);
 });
 
 test("Keyv ttl in ms is a Redis expiry; values expire", async () => {
