@@ -318,27 +318,99 @@ test("keys starting with __lock: are getOrStore's locks: every method refuses th
   }
 });
 
-test("a caller waiting on another process's lock gives up after lockTimeout with a TimeoutError", async () => {
-  await using cache = await Cache.connect({ url: server.url() });
+// What getOrStore's waiter is documented to do while another process holds
+// the lock: poll 5 ms, doubling to at most 100 ms between polls.
+const POLL_SCHEDULE_CAP = 100;
+const pollSchedule = (poll: number) =>
+  Math.min(POLL_SCHEDULE_CAP, 5 * 2 ** poll);
+
+test("a caller waiting on another process's lock polls 5 ms doubling to 100 ms, then gives up after lockTimeout with a TimeoutError", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
   await raw.send("SET", "__lock:busy", "someone-else", "PX", "10000");
-  const started = Date.now();
+  const lockTimeout = 1_000;
+  let loaderCalls = 0;
+  proxy.reset();
+  const started = performance.now();
   await assert.rejects(
-    cache.getOrStore("busy", () => "never", { lockTimeout: 200 }),
+    cache.getOrStore("busy", () => `never ${++loaderCalls}`, { lockTimeout }),
     TimeoutError,
   );
-  const waited = Date.now() - started;
-  assert.ok(waited >= 200 && waited < 2_000, `waited ${waited} ms`);
+  const settled = performance.now();
+  const sent = proxy.commands();
+  const gets = sent.filter(({ name, key }) => name === "GET" && key === "busy")
+    .map(({ at }) => at);
+  const lockAttempts = sent.filter(({ name, key }) =>
+    name === "SET" && key === "__lock:busy"
+  );
+  // The first GET is the lookup; each poll is then a lock attempt and a GET.
+  assert.equal(lockAttempts.length, gets.length - 1);
+  const gaps = gets.slice(2).map((at, i) => at - gets[i + 1]);
+  const report = gaps.map((gap) => gap.toFixed(1)).join(", ");
+  // A timer never fires early (up to 2 ms of clock rounding), so each wait
+  // is at least its step. A busy machine can make any one wait late.
+  for (const [poll, gap] of gaps.entries()) {
+    assert.ok(gap >= pollSchedule(poll) - 2, `poll ${poll}: ${report}`);
+  }
+  // Once capped, the typical wait is 100 ms; a median is not moved by a few
+  // late timers on a loaded machine, but a cap of 160 ms or none would be.
+  const capped = gaps.filter((_, poll) =>
+    pollSchedule(poll) === POLL_SCHEDULE_CAP
+  ).sort((a, b) => a - b);
+  assert.ok(
+    capped.length >= 5,
+    `only ${capped.length} capped polls: ${report}`,
+  );
+  const median = capped[Math.floor(capped.length / 2)];
+  assert.ok(median < POLL_SCHEDULE_CAP + 30, `median ${median}: ${report}`);
+  // It polled until lockTimeout had passed, and gave up at the first poll after.
+  const last = gets.at(-1)! - started;
+  const beforeLast = gets.at(-2)! - started;
+  assert.ok(last >= lockTimeout - 2, `last poll at ${last} ms`);
+  assert.ok(beforeLast < lockTimeout + 2, `a poll at ${beforeLast} ms`);
+  const waited = settled - started;
+  assert.ok(
+    waited >= lockTimeout - 2 &&
+      waited <= lockTimeout + POLL_SCHEDULE_CAP + 300,
+    `waited ${waited} ms`,
+  );
+  assert.equal(loaderCalls, 0);
+  assert.equal(
+    text(await raw.send("GET", "__lock:busy") as Uint8Array),
+    "someone-else",
+  );
+  assert.equal(await raw.send("EXISTS", "busy"), 0);
 });
 
 test("a caller waiting on another process's lock gets the value that process stores", async () => {
-  await using cache = await Cache.connect({ url: server.url() });
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
   await raw.send("SET", "__lock:elsewhere", "someone-else", "PX", "10000");
+  proxy.reset();
   let called = false;
   const waiting = cache.getOrStore("elsewhere", () => {
     called = true;
     return "mine";
   });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The value arrives only once the caller found the lock taken and polls.
+  await waitFor(
+    () => {
+      const sent = proxy.commands();
+      const refused = sent.findIndex(({ name, key }) =>
+        name === "SET" && key === "__lock:elsewhere"
+      );
+      return refused >= 0 &&
+        sent.slice(refused).some(({ name, key }) =>
+          name === "GET" && key === "elsewhere"
+        );
+    },
+    5_000,
+    "the caller never polled for the value",
+  );
   await raw.send("SET", "elsewhere", "theirs");
   assert.equal(text(await waiting), "theirs");
   assert.equal(called, false);
