@@ -466,30 +466,51 @@ test("storeJson and getJson keep types: numbers stay numbers, strings stay strin
   );
 });
 
-test("storeJson refuses what JSON would silently change, and writes nothing", async () => {
+test("storeJson refuses what JSON would silently change with a TypeError naming the path, and writes nothing", async () => {
   await using cache = await Cache.connect({ url: server.url() });
   const circular: Record<string, unknown> = {};
   circular.self = circular;
+  const loop: Record<string, unknown> = {};
+  loop.back = { again: loop };
   class Point {
     x = 1;
   }
-  const refused = [
-    NaN,
-    Infinity,
-    undefined,
-    () => 1,
-    10n,
-    new Date(),
-    new Map(),
-    new Point(),
-    [1, undefined],
-    { a: NaN },
-    circular,
-    Symbol("s"),
+  // Each value, and its message up to the explanation: the path, then what.
+  const refused: [unknown, string][] = [
+    [NaN, "value is NaN"],
+    [Infinity, "value is Infinity"],
+    [undefined, "value is undefined"],
+    [() => 1, "value is function"],
+    [10n, "value is bigint"],
+    [Symbol("s"), "value is symbol"],
+    [new Date(), "value is a Date"],
+    [new Map(), "value is a Map"],
+    [new Point(), "value is a Point"],
+    [circular, "value.self is circular"],
+    [[1, undefined], "value[1] is undefined"],
+    [{ a: [1, 2, { b: NaN }] }, "value.a[2].b is NaN"],
+    [{ a: { b: [-Infinity] } }, "value.a.b[0] is -Infinity"],
+    [{ list: [{ f() {} }] }, "value.list[0].f is function"],
+    [{ id: [[7n]] }, "value.id[0][0] is bigint"],
+    [{ when: [new Date()] }, "value.when[0] is a Date"],
+    [[{ tags: new Set() }], "value[0].tags is a Set"],
+    [{ at: { p: new Point() } }, "value.at.p is a Point"],
+    [{ items: [loop] }, "value.items[0].back.again is circular"],
+    [{ s: Symbol("s") }, "value.s is symbol"],
   ];
-  for (const value of refused) {
-    await assert.rejects(cache.storeJson(value), TypeError, String(value));
+  const names = (message: string) => (error: unknown) =>
+    error instanceof TypeError &&
+    (error.message === message || error.message.startsWith(`${message}, `));
+  const keysBefore = Number(await raw.send("DBSIZE"));
+  for (const [value, message] of refused) {
+    await assert.rejects(cache.storeJson(value), names(message), message);
   }
+  // A loader's value is checked the same way, under its key's lock.
+  await assert.rejects(
+    cache.getOrStoreJson("refused", () => ({ a: [{ b: undefined }] })),
+    names("value.a[0].b is undefined"),
+  );
+  assert.equal(Number(await raw.send("DBSIZE")), keysBefore);
   assert.deepEqual(await valueKeys(), []);
   await raw.send("SET", "not-json", "{oops");
   await assert.rejects(cache.getJson("not-json"), DecodeError);
