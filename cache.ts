@@ -635,8 +635,10 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Reads many keys in one round trip (`MGET`), in order; `null` for each
-   * missing key. `fn` converts each value found.
+   * Reads many keys in one round trip, in order; `null` for each missing
+   * key. `fn` converts each value found. It is one `MGET`, or with Bun's
+   * RedisClient (whose `mget` decodes values as text) one pipelined `GET`
+   * per key.
    *
    * @example
    * ```ts
