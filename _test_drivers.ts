@@ -16,8 +16,15 @@ export interface DriverCache extends AsyncDisposable {
 /** One way to connect: a name for test titles and a factory. */
 export interface DriverCase {
   name: string;
+  /**
+   * Whether the cache speaks through Bun's RedisClient, whose `getex` and
+   * `mget` decode values as text: it reads each value with its own
+   * `getBuffer`, and a touch is GET plus PEXPIRE.
+   */
+  bunClient: boolean;
+  /** Connects to `server`, or to anything with a `url()`, such as a proxy's. */
   connect(
-    server: RedisServer,
+    server: Pick<RedisServer, "url">,
     options?: Omit<CacheOptions, "url" | "client">,
   ): Promise<DriverCache>;
 }
@@ -27,6 +34,7 @@ const BLOB_STRING = 36;
 // The cache's own connection: node-redis on Deno and Node, RedisClient on Bun.
 const ownConnection: DriverCase = {
   name: "Bun" in globalThis ? "own Bun RedisClient" : "own node-redis",
+  bunClient: "Bun" in globalThis,
   async connect(server, options) {
     const cache = await Cache.connect({ ...options, url: server.url() });
     return { cache, [Symbol.asyncDispose]: () => cache.close() };
@@ -40,6 +48,7 @@ const UNBOUNDED = { commandOptions: { timeout: 0 } };
 
 const nodeRedisClient: DriverCase = {
   name: "node-redis client",
+  bunClient: false,
   async connect(server, options) {
     const client = createClient({ url: server.url(), ...UNBOUNDED });
     client.on("error", () => {});
@@ -50,6 +59,7 @@ const nodeRedisClient: DriverCase = {
 
 const ioredisClient: DriverCase = {
   name: "ioredis client",
+  bunClient: false,
   async connect(server, options) {
     const client = new IoRedis(server.url(), { lazyConnect: true });
     client.on("error", () => {});
@@ -62,6 +72,7 @@ const ioredisClient: DriverCase = {
 // way a user would adapt a client the cache does not know.
 const sendCommandClient: DriverCase = {
   name: "sendCommand client",
+  bunClient: false,
   async connect(server, options) {
     const client = createClient({ url: server.url(), ...UNBOUNDED });
     client.on("error", () => {});
@@ -79,6 +90,7 @@ const sendCommandClient: DriverCase = {
 
 const bunRedisClient: DriverCase = {
   name: "Bun RedisClient client",
+  bunClient: true,
   async connect(server, options) {
     const { RedisClient } = (globalThis as unknown as {
       Bun: {

@@ -65,8 +65,16 @@ export function checkNamespace(
 }
 
 /**
+ * What getOrStore's lock on key `k` is named, inside the namespace:
+ * `LOCK_PREFIX + k`. Keys starting with it are refused, so that no value can
+ * take a lock's place, nor a delete free someone else's lock.
+ */
+export const LOCK_PREFIX = "__lock:";
+
+/**
  * A key: 1 to {@linkcode MAX_KEY_LENGTH} characters of well-formed text (a
- * lone surrogate would be written as U+FFFD and collide with other keys).
+ * lone surrogate would be written as U+FFFD and collide with other keys),
+ * not starting with {@linkcode LOCK_PREFIX}.
  */
 export function checkKey(key: unknown): string {
   if (typeof key !== "string") throw new TypeError("key must be a string");
@@ -77,6 +85,11 @@ export function checkKey(key: unknown): string {
   }
   if (!key.isWellFormed()) {
     throw new TypeError("key must not contain lone surrogates");
+  }
+  if (key.startsWith(LOCK_PREFIX)) {
+    throw new RangeError(
+      `key must not start with "${LOCK_PREFIX}": such keys are getOrStore's locks`,
+    );
   }
   return key;
 }

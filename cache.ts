@@ -47,6 +47,7 @@ import {
   checkTtl,
   encodeValue,
   escapeGlob,
+  LOCK_PREFIX,
   MAX_KEY_LENGTH,
   toBytes,
 } from "./_validate.ts";
@@ -453,7 +454,8 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key A key returned by {@linkcode Cache.store}, or any non-empty key
-   * of at most {@linkcode MAX_KEY_LENGTH} characters.
+   * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with
+   * `__lock:` (the prefix of {@linkcode Cache.getOrStore}'s locks).
    * @param fn Leave out, or pass `undefined` to give options.
    * @param options `touch` for sliding expiry, `signal`, `timeout`.
    * @returns The stored bytes, or `null` for a missing key.
@@ -633,8 +635,10 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Reads many keys in one round trip (`MGET`), in order; `null` for each
-   * missing key. `fn` converts each value found.
+   * Reads many keys in one round trip, in order; `null` for each missing
+   * key. `fn` converts each value found. It is one `MGET`, or with Bun's
+   * RedisClient (whose `mget` decodes values as text) one pipelined `GET`
+   * per key.
    *
    * @example
    * ```ts
@@ -889,7 +893,8 @@ export class Cache implements AsyncDisposable {
    * assert.equal(calls, 1);
    * ```
    *
-   * @param key A key of your choosing (1 to 1 024 characters), namespaced like the rest.
+   * @param key A key of your choosing (1 to 1 024 characters, not starting
+   * with `__lock:`, which names its lock), namespaced like the rest.
    * @param loader Computes the value on a miss: a string, bytes, number or bigint.
    * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
    * @returns The stored bytes.
@@ -1376,7 +1381,7 @@ export class Cache implements AsyncDisposable {
     if (found !== null) return { bytes: found, hit: true };
     const send = (args: readonly RedisArgument[]) =>
       this.#run(String(args[0]), (driver) => driver.send(args), timeout);
-    const lockKey = `${this.#prefix}__lock:${
+    const lockKey = `${this.#prefix}${LOCK_PREFIX}${
       redisKey.slice(this.#prefix.length)
     }`;
     const givenUpAt = Date.now() + lockTimeout;

@@ -268,27 +268,157 @@ test("getOrStore validates the caller's key and loader", async () => {
   assert.equal(await raw.send("EXISTS", "k"), 0);
 });
 
-test("a caller waiting on another process's lock gives up after lockTimeout with a TimeoutError", async () => {
-  await using cache = await Cache.connect({ url: server.url() });
+test("keys starting with __lock: are getOrStore's locks: every method refuses them with a RangeError, in any namespace, and sends nothing", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  for (const namespace of [undefined, "locks"]) {
+    await using cache = await Cache.connect({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      namespace,
+      flush: false,
+    });
+    // Another process's lock on "page", which no call here may touch.
+    const lock = `${namespace === undefined ? "" : `${namespace}:`}__lock:page`;
+    await raw.send("SET", lock, "someone-else", "PX", "60000");
+    proxy.reset();
+    const key = "__lock:page";
+    const calls: [string, () => Promise<unknown>][] = [
+      ["get", () => cache.get(key)],
+      ["getStr", () => cache.getStr(key)],
+      ["getInt", () => cache.getInt(key)],
+      ["getBigInt", () => cache.getBigInt(key)],
+      ["getJson", () => cache.getJson(key)],
+      ["getMany", () => cache.getMany(["page", key])],
+      ["has", () => cache.has(key)],
+      ["delete", () => cache.delete("page", key)],
+      ["ttl", () => cache.ttl(key)],
+      ["expire", () => cache.expire(key, 1_000)],
+      ["getOrStore", () => cache.getOrStore(key, () => "mine")],
+      ["getOrStoreJson", () => cache.getOrStoreJson(key, () => "mine")],
+    ];
+    for (const [method, call] of calls) {
+      await assert.rejects(call(), RangeError, `${method} in ${namespace}`);
+    }
+    // A PING on the same connection arrives after anything sent before it.
+    await cache.health();
+    assert.deepEqual(
+      proxy.commands().map(({ name }) => name),
+      ["PING"],
+      `namespace ${namespace}`,
+    );
+    assert.equal(
+      text(await raw.send("GET", lock) as Uint8Array),
+      "someone-else",
+    );
+    assert.ok(Number(await raw.send("PTTL", lock)) > 50_000);
+    // Only the prefix is reserved, and only where a key starts.
+    for (const allowed of ["page:__lock:x", "__LOCK:page", "__lock"]) {
+      assert.equal(await cache.has(allowed), false, allowed);
+    }
+    await raw.send("DEL", lock);
+  }
+});
+
+// What getOrStore's waiter is documented to do while another process holds
+// the lock: poll 5 ms, doubling to at most 100 ms between polls.
+const POLL_SCHEDULE_CAP = 100;
+const pollSchedule = (poll: number) =>
+  Math.min(POLL_SCHEDULE_CAP, 5 * 2 ** poll);
+
+test("a caller waiting on another process's lock polls 5 ms doubling to 100 ms, then gives up after lockTimeout with a TimeoutError", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
   await raw.send("SET", "__lock:busy", "someone-else", "PX", "10000");
-  const started = Date.now();
+  const lockTimeout = 1_000;
+  let loaderCalls = 0;
+  proxy.reset();
+  const started = performance.now();
   await assert.rejects(
-    cache.getOrStore("busy", () => "never", { lockTimeout: 200 }),
+    cache.getOrStore("busy", () => `never ${++loaderCalls}`, { lockTimeout }),
     TimeoutError,
   );
-  const waited = Date.now() - started;
-  assert.ok(waited >= 200 && waited < 2_000, `waited ${waited} ms`);
+  const settled = performance.now();
+  const sent = proxy.commands();
+  const gets = sent.filter(({ name, key }) => name === "GET" && key === "busy")
+    .map(({ at }) => at);
+  const lockAttempts = sent.filter(({ name, key }) =>
+    name === "SET" && key === "__lock:busy"
+  );
+  // The first GET is the lookup; each poll is then a lock attempt and a GET.
+  assert.equal(lockAttempts.length, gets.length - 1);
+  const gaps = gets.slice(2).map((at, i) => at - gets[i + 1]);
+  const report = gaps.map((gap) => gap.toFixed(1)).join(", ");
+  // A timer never fires early (up to 2 ms of clock rounding), so each wait
+  // is at least its step. A busy machine can make any one wait late.
+  for (const [poll, gap] of gaps.entries()) {
+    assert.ok(gap >= pollSchedule(poll) - 2, `poll ${poll}: ${report}`);
+  }
+  // Once capped, the typical wait is 100 ms; a median is not moved by a few
+  // late timers on a loaded machine, but a cap of 160 ms or none would be.
+  const capped = gaps.filter((_, poll) =>
+    pollSchedule(poll) === POLL_SCHEDULE_CAP
+  ).sort((a, b) => a - b);
+  assert.ok(
+    capped.length >= 5,
+    `only ${capped.length} capped polls: ${report}`,
+  );
+  const median = capped[Math.floor(capped.length / 2)];
+  assert.ok(median < POLL_SCHEDULE_CAP + 30, `median ${median}: ${report}`);
+  // It gave up at its first check after lockTimeout. The deadline is set
+  // between the lookup and the first lock attempt, so the poll before the
+  // last came before it, and the rejection after it (2 ms: Date.now rounds).
+  const deadlineFrom = gets[0] + lockTimeout;
+  const deadlineTo = lockAttempts[0].at + lockTimeout;
+  const beforeLast = gets.at(-2)!;
+  assert.ok(
+    beforeLast < deadlineTo + 2,
+    `a poll ${beforeLast - deadlineTo} ms after the deadline: ${report}`,
+  );
+  assert.ok(
+    settled >= deadlineFrom - 2,
+    `gave up ${deadlineFrom - settled} ms early: ${report}`,
+  );
+  const waited = settled - started;
+  assert.ok(
+    waited <= lockTimeout + POLL_SCHEDULE_CAP + 300,
+    `waited ${waited} ms`,
+  );
+  assert.equal(loaderCalls, 0);
+  assert.equal(
+    text(await raw.send("GET", "__lock:busy") as Uint8Array),
+    "someone-else",
+  );
+  assert.equal(await raw.send("EXISTS", "busy"), 0);
 });
 
 test("a caller waiting on another process's lock gets the value that process stores", async () => {
-  await using cache = await Cache.connect({ url: server.url() });
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+  });
   await raw.send("SET", "__lock:elsewhere", "someone-else", "PX", "10000");
+  proxy.reset();
   let called = false;
   const waiting = cache.getOrStore("elsewhere", () => {
     called = true;
     return "mine";
   });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The value arrives only once the caller found the lock taken and polls.
+  await waitFor(
+    () => {
+      const sent = proxy.commands();
+      const refused = sent.findIndex(({ name, key }) =>
+        name === "SET" && key === "__lock:elsewhere"
+      );
+      return refused >= 0 &&
+        sent.slice(refused).some(({ name, key }) =>
+          name === "GET" && key === "elsewhere"
+        );
+    },
+    5_000,
+    "the caller never polled for the value",
+  );
   await raw.send("SET", "elsewhere", "theirs");
   assert.equal(text(await waiting), "theirs");
   assert.equal(called, false);
@@ -344,30 +474,51 @@ test("storeJson and getJson keep types: numbers stay numbers, strings stay strin
   );
 });
 
-test("storeJson refuses what JSON would silently change, and writes nothing", async () => {
+test("storeJson refuses what JSON would silently change with a TypeError naming the path, and writes nothing", async () => {
   await using cache = await Cache.connect({ url: server.url() });
   const circular: Record<string, unknown> = {};
   circular.self = circular;
+  const loop: Record<string, unknown> = {};
+  loop.back = { again: loop };
   class Point {
     x = 1;
   }
-  const refused = [
-    NaN,
-    Infinity,
-    undefined,
-    () => 1,
-    10n,
-    new Date(),
-    new Map(),
-    new Point(),
-    [1, undefined],
-    { a: NaN },
-    circular,
-    Symbol("s"),
+  // Each value, and its message up to the explanation: the path, then what.
+  const refused: [unknown, string][] = [
+    [NaN, "value is NaN"],
+    [Infinity, "value is Infinity"],
+    [undefined, "value is undefined"],
+    [() => 1, "value is function"],
+    [10n, "value is bigint"],
+    [Symbol("s"), "value is symbol"],
+    [new Date(), "value is a Date"],
+    [new Map(), "value is a Map"],
+    [new Point(), "value is a Point"],
+    [circular, "value.self is circular"],
+    [[1, undefined], "value[1] is undefined"],
+    [{ a: [1, 2, { b: NaN }] }, "value.a[2].b is NaN"],
+    [{ a: { b: [-Infinity] } }, "value.a.b[0] is -Infinity"],
+    [{ list: [{ f() {} }] }, "value.list[0].f is function"],
+    [{ id: [[7n]] }, "value.id[0][0] is bigint"],
+    [{ when: [new Date()] }, "value.when[0] is a Date"],
+    [[{ tags: new Set() }], "value[0].tags is a Set"],
+    [{ at: { p: new Point() } }, "value.at.p is a Point"],
+    [{ items: [loop] }, "value.items[0].back.again is circular"],
+    [{ s: Symbol("s") }, "value.s is symbol"],
   ];
-  for (const value of refused) {
-    await assert.rejects(cache.storeJson(value), TypeError, String(value));
+  const names = (message: string) => (error: unknown) =>
+    error instanceof TypeError &&
+    (error.message === message || error.message.startsWith(`${message}, `));
+  const keysBefore = Number(await raw.send("DBSIZE"));
+  for (const [value, message] of refused) {
+    await assert.rejects(cache.storeJson(value), names(message), message);
   }
+  // A loader's value is checked the same way, under its key's lock.
+  await assert.rejects(
+    cache.getOrStoreJson("refused", () => ({ a: [{ b: undefined }] })),
+    names("value.a[0].b is undefined"),
+  );
+  assert.equal(Number(await raw.send("DBSIZE")), keysBefore);
   assert.deepEqual(await valueKeys(), []);
   await raw.send("SET", "not-json", "{oops");
   await assert.rejects(cache.getJson("not-json"), DecodeError);

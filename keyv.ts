@@ -153,6 +153,12 @@ export class KeyvStore extends EventEmitter {
    * @returns One entry per key.
    */
   hasMany(keys: string[]): Promise<boolean[]> {
+    // Every key is checked before any is sent, as getMany does.
+    try {
+      for (const key of keys) checkKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // One EXISTS per key, pipelined: no value crosses the wire.
     return Promise.all(keys.map((key) => this.#cache.has(key)));
   }

@@ -6,7 +6,12 @@ import Keyv from "keyv";
 import { createCache } from "cache-manager";
 import { Cache } from "./mod.ts";
 import { KeyvStore } from "./keyv.ts";
-import { redisForThisFile, waitFor } from "./_test_util.ts";
+import {
+  redisForThisFile,
+  runtime,
+  startCountingProxy,
+  waitFor,
+} from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 
@@ -39,6 +44,84 @@ test("Keyv on KeyvStore: set, get, has, delete, getMany, setMany, deleteMany, ty
   assert.equal(await keyv.delete("user"), false);
   assert.equal(await keyv.deleteMany(["a", "b"]), true);
   assert.deepEqual(await keyv.getMany(["a", "b"]), [undefined, undefined]);
+});
+
+test("KeyvStore getMany, setMany and hasMany take one round trip each", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    namespace: "batch",
+  });
+  const store = new KeyvStore(cache);
+  const entries = Array.from({ length: 100 }, (_, i) => ({
+    key: `k${i}`,
+    value: `v${i}`,
+    ttl: i % 2 === 0 ? 60_000 : undefined,
+  }));
+  const keys = entries.map(({ key }) => key);
+  const shape = () => {
+    const names = new Map<string, number>();
+    for (const { name } of proxy.commands()) {
+      names.set(name, (names.get(name) ?? 0) + 1);
+    }
+    return { turns: proxy.turns(), commands: Object.fromEntries(names) };
+  };
+
+  proxy.reset();
+  await store.setMany(entries);
+  assert.deepEqual(shape(), { turns: 1, commands: { SET: 100 } }, "setMany");
+  assert.equal(Number(await raw.send("PTTL", "batch:k0")) > 50_000, true);
+  assert.equal(await raw.send("PTTL", "batch:k1"), -1);
+
+  proxy.reset();
+  const values = await store.getMany([...keys, "missing"]);
+  assert.deepEqual(values, [...entries.map(({ value }) => value), undefined]);
+  // Bun's client reads values as bytes only through getBuffer: one GET each.
+  assert.deepEqual(
+    shape(),
+    {
+      turns: 1,
+      commands: runtime === "bun" ? { GET: 101 } : { MGET: 1 },
+    },
+    "getMany",
+  );
+
+  proxy.reset();
+  assert.deepEqual(
+    await store.hasMany(["missing", ...keys]),
+    [false, ...keys.map(() => true)],
+  );
+  assert.deepEqual(shape(), { turns: 1, commands: { EXISTS: 101 } }, "hasMany");
+});
+
+test("KeyvStore refuses keys starting with __lock: as the cache does, and sends nothing", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    flush: false,
+  });
+  const store = new KeyvStore(cache);
+  const key = "__lock:user";
+  proxy.reset();
+  const calls: [string, () => Promise<unknown>][] = [
+    ["get", () => store.get(key)],
+    ["getMany", () => store.getMany(["user", key])],
+    ["set", () => store.set(key, "x")],
+    [
+      "setMany",
+      () => store.setMany([{ key: "user", value: "x" }, { key, value: "x" }]),
+    ],
+    ["has", () => store.has(key)],
+    ["hasMany", () => store.hasMany(["user", key])],
+    ["delete", () => store.delete(key)],
+    ["deleteMany", () => store.deleteMany(["user", key])],
+  ];
+  for (const [method, call] of calls) {
+    await assert.rejects(call(), RangeError, method);
+  }
+  // A PING on the same connection arrives after anything sent before it.
+  await cache.health();
+  assert.deepEqual(proxy.commands().map(({ name }) => name), ["PING"]);
 });
 
 test("Keyv ttl in ms is a Redis expiry; values expire", async () => {

@@ -1,5 +1,6 @@
 // OpenTelemetry, recorded with the SDK's in-memory exporters: spans and
-// metrics for a hit, a miss, a batch and a failure, and nothing when off.
+// metrics for a hit, a miss, a batch and a failure, and nothing when off;
+// a child process shows that @opentelemetry/api is not even imported then.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +17,13 @@ import {
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
-import { redisForThisFile } from "./_test_util.ts";
+import { fileURLToPath } from "node:url";
+import {
+  redisForThisFile,
+  runChild,
+  runtime,
+  testdataCommand,
+} from "./_test_util.ts";
 
 const { server, raw } = await redisForThisFile();
 
@@ -168,3 +175,30 @@ test("off by default: nothing is recorded", async () => {
     TypeError,
   );
 });
+
+test(
+  "without the option @opentelemetry/api is never imported: a process where importing it throws uses every entry and call",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const [command, args] = testdataCommand("without_telemetry");
+    // Deno has no resolve hooks: an import map makes the package a module
+    // that throws. The child installs its own tripwire on Node and Bun.
+    const importMap = fileURLToPath(
+      new URL("./testdata/without_telemetry.import_map.json", import.meta.url),
+    );
+    const childArgs = runtime === "deno"
+      ? [args[0], `--import-map=${importMap}`, ...args.slice(1)]
+      : args;
+    const run = (mode: string) =>
+      runChild(command, [...childArgs, server.url(), mode], 30_000);
+    const plain = await run("plain");
+    assert.equal(plain.code, 0, plain.output);
+    assert.match(plain.output, /^ok 14$/m);
+    // The tripwire is in place: the option does import the package.
+    const traced = await run("telemetry");
+    assert.equal(traced.code, 1, traced.output);
+    assert.match(traced.output, /@opentelemetry\/api was imported/);
+  },
+);

@@ -9,6 +9,7 @@ import { closeDefaultCache, getPage } from "./web.ts";
 import {
   connectRaw,
   freePort,
+  startCountingProxy,
   startPageServer,
   startRedisServer,
   waitFor,
@@ -26,6 +27,7 @@ const pages = await startPageServer({
   "/short": { body: "short-lived" },
   "/ns": { body: "namespaced" },
   "/default": { body: "via REDIS_URL" },
+  "/counted": { body: "counted page" },
 });
 const cache = await Cache.connect({ url: server.url(), flush: false });
 after(async () => {
@@ -57,6 +59,25 @@ test("the first call fetches and caches for 10 s; later calls come from Redis; e
     -1,
     "the counter never expires",
   );
+});
+
+test("a cached page is one round trip: INCR count:{url} and GET cached:{url} go together", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  await using proxied = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    flush: false,
+  });
+  const url = `${pages.origin}/counted`;
+  assert.equal(await getPage(url, { cache: proxied }), "counted page");
+  proxy.reset();
+  assert.equal(await getPage(url, { cache: proxied }), "counted page");
+  assert.equal(proxy.turns(), 1);
+  assert.deepEqual(
+    proxy.commands().map(({ name, key, turn }) => [name, key, turn]),
+    [["INCR", `count:${url}`, 1], ["GET", `cached:${url}`, 1]],
+  );
+  assert.equal(pages.hits("/counted"), 1);
+  assert.equal(await count(url), 2);
 });
 
 test("ttl sets the expiry in ms; after it the page is fetched again", async () => {
