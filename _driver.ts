@@ -28,7 +28,11 @@ export interface Driver {
    * same round trip (`GETEX … PX`).
    */
   getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
-  /** `MGET`, binary-safe, in one round trip; `null` for each missing key. */
+  /**
+   * The values of `keys`, binary-safe, in one round trip; `null` for each
+   * missing key. One `MGET`, except on Bun's `RedisClient`, whose `mget`
+   * decodes text: there, one pipelined `GET` (`getBuffer`) per key.
+   */
   getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
   /**
    * `GET` of each key in one command (the {@linkcode GET_EACH} script), with
