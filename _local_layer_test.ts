@@ -158,6 +158,20 @@ test("a value read since it came up for eviction gets a second chance (CLOCK)", 
   assert.deepEqual(heldKeys(layer, ["a", "b", "c", "d"]), ["a", "c", "d"]);
 });
 
+test("the value being filled is kept even when every other value was read since", () => {
+  const layer = new LocalLayer(2, 1_000);
+  hold(layer, "a", "a");
+  hold(layer, "b", "b");
+  layer.get("a");
+  layer.get("b");
+  hold(layer, "c", "c");
+  // The value just read from Redis is the most recently used: one of the
+  // older ones makes room for it, the one whose chance came first.
+  assert.equal(textOf(layer, "c"), "c");
+  assert.deepEqual(heldKeys(layer, ["a", "b"]), ["b"]);
+  assert.equal(layer.stats().entries, 2);
+});
+
 test("past maxBytes, as many of the oldest values go as the new one needs", () => {
   const layer = new LocalLayer(100, 10);
   for (const key of ["a", "b", "c", "d", "e"]) hold(layer, key, key + key);
