@@ -9,10 +9,12 @@ import { availableParallelism, loadavg } from "node:os";
 import { createClient } from "redis";
 import { Cache } from "./mod.ts";
 import {
+  connectRaw,
   recordFigures,
   redisForThisFile,
   runChild,
   runtime,
+  startRedisServer,
   testdataCommand,
   waitFor,
 } from "./_test_util.ts";
@@ -95,12 +97,47 @@ test("the cache's own delete, expire and getOrStore are seen at once", async () 
 });
 
 test("a local copy expires when the key does, even before Redis removes it", async () => {
-  const cache = await connect({ flush: false, namespace: "ttl" });
-  const key = await cache.store("brief", { ttl: 300 });
+  // With active expiry off, Redis removes an expired key (and pushes its
+  // invalidation) only when something reads it, and nothing else does here:
+  // only the copy's own deadline, from the PTTL read with it, can stop it.
+  await using expiring = await startRedisServer({
+    args: ["--enable-debug-command", "local"],
+  });
+  await using rawExpiring = await connectRaw(expiring.url());
+  await rawExpiring.send("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await using cache = await Cache.connect({
+    url: expiring.url(),
+    l1: { maxEntries: 100 },
+  });
+  const ttl = 300;
+  const key = await cache.store("brief", { ttl });
+  const stored = performance.now();
+  const filling = performance.now();
   assert.equal(await cache.getStr(key), "brief");
+  const filled = performance.now();
   assert.equal(await cache.getStr(key), "brief");
-  await new Promise((resolve) => setTimeout(resolve, 350));
-  assert.equal(await cache.getStr(key), null);
+  assert.equal(cache.stats().l1?.hits, 1);
+  // Redis ran the SET before `stored`, so the key expired by stored + ttl.
+  // The copy's deadline is the PTTL (whole ms, rounded down) counted from
+  // the fill's reply, which came at most the fill's round trip after Redis
+  // read the PTTL: past `expired`, a copy served is one that outlived its key.
+  const expired = stored + ttl + (filled - filling) + 1;
+  await waitFor(
+    async () => {
+      const started = performance.now();
+      const value = await cache.getStr(key);
+      assert.ok(
+        value === null || started < expired,
+        `the local copy was served ${
+          started - expired
+        } ms after its key expired`,
+      );
+      return value === null;
+    },
+    5_000,
+    "the key never expired",
+  );
+  assert.equal(cache.stats().l1?.entries, 0);
 });
 
 test("FLUSHDB from another connection empties the layer", async () => {
