@@ -34,7 +34,7 @@ function heldKeys(layer: LocalLayer, keys: string[]): string[] {
   return keys.filter((key) => layer.get(key) !== undefined);
 }
 
-test("a filled value is served until it is invalidated, and only then counted as a hit", () => {
+test("a filled value is served until it is invalidated, and each time it is served is a hit", () => {
   const layer = new LocalLayer(10, 1_000);
   assert.equal(layer.get("a"), undefined);
   assert.deepEqual(layer.stats(), { hits: 0, entries: 0, bytes: 0 });

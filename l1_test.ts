@@ -1,6 +1,7 @@
 // The in-process layer (`l1`): hits come from memory, each caller gets its
 // own copy, and Redis's invalidations keep it coherent with writes from
-// other connections and processes, with expiry, flushes and lost connections.
+// other connections and processes, with expiry, flushes, lost connections
+// and reads that were on their way back when their key changed.
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
