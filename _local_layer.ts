@@ -121,7 +121,10 @@ export class LocalLayer {
     ) {
       const [oldest, entry] = this.#entries.entries().next().value!;
       this.#entries.delete(oldest);
-      if (entry.used && oldest !== key) {
+      // The value being filled is the most recently used: when the clock
+      // comes round to it, every older one has had its chance, and one of
+      // them goes instead.
+      if (entry.used || oldest === key) {
         entry.used = false;
         this.#entries.set(oldest, entry);
       } else {
