@@ -151,6 +151,13 @@ test("lists, dicts and tuples nest, with Python's separators and str keys", () =
   assert.equal(pyTupleRepr(["a", new Uint8Array([0])]), "('a', b'\\x00')");
 });
 
+test("a hole in an array is None, as undefined is, so the repr stays Python", () => {
+  // deno-lint-ignore no-sparse-arrays
+  const sparse = [1, , 3];
+  assert.equal(pyRepr(sparse), "[1, None, 3]");
+  assert.equal(pyRepr(new Array(2)), "[None, None]");
+});
+
 test("pyTupleReprBytes is pyTupleRepr's text as UTF-8, for str and bytes alike", () => {
   const values = ["naïve ☃", new Uint8Array([0, 255, 0x27]), 3.5, "\ud800"];
   assert.equal(decoder.decode(pyTupleReprBytes(values)), pyTupleRepr(values));
