@@ -58,7 +58,10 @@ export function pyRepr(value: unknown): string {
   }
   if (value === null) return "None";
   if (value instanceof Uint8Array) return pyBytesRepr(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  // Array.from, not map: a hole in a sparse array is None, not nothing.
+  if (Array.isArray(value)) {
+    return `[${Array.from(value, pyRepr).join(", ")}]`;
+  }
   if (isPlainObject(value)) {
     const entries = Object.entries(value).map(([key, item]) =>
       `${pyStrRepr(key)}: ${pyRepr(item)}`
