@@ -18,7 +18,7 @@ import {
   pyTupleRepr,
   pyTupleReprBytes,
 } from "./_py_repr.ts";
-import { runChild } from "./_test_util.ts";
+import { runChild, skipBecause } from "./_test_util.ts";
 
 const decoder = new TextDecoder();
 
@@ -190,9 +190,12 @@ for (const candidate of PYTHONS) {
     break;
   }
 }
-const skip = python === undefined
-  ? "no python3 (apt-get install python3)"
-  : false;
+// One call per test, so that the run's summary counts each skip.
+const skip = () =>
+  skipBecause(
+    import.meta.url,
+    python === undefined && "no python3 (apt-get install python3)",
+  );
 
 // Reads a request file, prints one line of JSON: Python's answers, and which
 // code points its repr escapes and its Unicode database leaves unassigned.
@@ -401,7 +404,7 @@ const UNASSIGNED = /\p{Cn}/u;
 test(
   "against python3: every code point from U+0000 to U+10FFFF is escaped or kept as Python's repr does",
   {
-    skip,
+    skip: skip(),
     timeout: 120_000,
   },
   async () => {
@@ -440,7 +443,7 @@ test(
 test(
   "against python3: str reprs of runs of code points, floats, bytes, nested values and tuples are Python's",
   {
-    skip,
+    skip: skip(),
     timeout: 120_000,
   },
   async () => {
