@@ -7,6 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
+import {
+  createConnection,
+  createServer,
+  type Server,
+  type Socket,
+} from "node:net";
 import process from "node:process";
 import {
   Cache,
@@ -46,6 +52,209 @@ async function settlesWithin<T>(ms: number, work: Promise<T>): Promise<T> {
   }
 }
 
+// How late past its own timeout a call may settle. The cache's deadline
+// fires on time; what comes on top is the event loop's lateness in running
+// the timer and the rejections, which on a loaded 2-core CI machine stays
+// well under this. It is a fraction of every timeout used below, so a call
+// that ignored its timeout cannot hide inside it.
+const LATE_MARGIN = 150;
+
+/** A call's outcome and how long it took to settle, in ms. */
+interface Timed {
+  readonly command: string;
+  readonly timeout: number;
+  readonly settled: Promise<{ elapsed: number; error?: unknown }>;
+  pending: boolean;
+}
+
+function timed(
+  command: string,
+  timeout: number,
+  call: () => Promise<unknown>,
+): Timed {
+  const started = performance.now();
+  const entry: Timed = {
+    command,
+    timeout,
+    pending: true,
+    settled: call().then(
+      () => ({ elapsed: performance.now() - started }),
+      (error) => ({ elapsed: performance.now() - started, error }),
+    ).finally(() => {
+      entry.pending = false;
+    }),
+  };
+  return entry;
+}
+
+/**
+ * A loopback TCP proxy in front of a server, steered by the test: it keeps
+ * the start of what the client sent (to see that commands really left), can
+ * hold the client's bytes after a given count (a write caught mid-way), can
+ * refuse connections as a dead server's port does, and can drop every
+ * connection and close each new one at once, noting when it came.
+ */
+class SteeredProxy implements AsyncDisposable {
+  static readonly #KEPT = 1 << 20;
+  readonly port: number;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #sent: Buffer[] = [];
+  #keptBytes = 0;
+  #sentBytes = 0;
+  #answeredBytes = 0;
+  #holdAfter: number | undefined;
+  #held: { chunk: Buffer; client: Socket; upstream: Socket }[] = [];
+  #dropping = false;
+  /** When each connection came while dropping (`performance.now()`). */
+  readonly attempts: number[] = [];
+
+  private constructor(port: number, targetPort: number) {
+    this.port = port;
+    this.#server = createServer((client) => this.#accept(client, targetPort));
+  }
+
+  static async start(targetPort: number): Promise<SteeredProxy> {
+    const proxy = new SteeredProxy(await freePort(), targetPort);
+    await proxy.listenAgain();
+    return proxy;
+  }
+
+  url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Forgets what was sent and answered so far. */
+  reset(): void {
+    this.#sent = [];
+    this.#keptBytes = 0;
+    this.#sentBytes = 0;
+    this.#answeredBytes = 0;
+  }
+
+  /** The first MiB the client sent since the last reset, as Latin-1 text. */
+  sent(): string {
+    return Buffer.concat(this.#sent).toString("latin1");
+  }
+
+  /** Bytes the client sent since the last reset. */
+  get sentBytes(): number {
+    return this.#sentBytes;
+  }
+
+  /** Bytes the server sent back since the last reset. */
+  get answered(): number {
+    return this.#answeredBytes;
+  }
+
+  /** From now on passes `bytes` more from the client on, then holds the rest. */
+  holdAfter(bytes: number): void {
+    this.#holdAfter = this.#sentBytes + bytes;
+  }
+
+  /** Whether bytes are being held back. */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /** Passes on what was held, and everything after it. */
+  release(): void {
+    this.#holdAfter = undefined;
+    const held = this.#held;
+    this.#held = [];
+    for (const { chunk, client, upstream } of held) {
+      upstream.write(chunk);
+      client.resume();
+    }
+  }
+
+  /** Whether it accepts connections. */
+  get listening(): boolean {
+    return this.#server.listening;
+  }
+
+  /** Stops listening, so that connecting is refused, as on a dead server's port. */
+  refuse(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Listens on its port (again, after {@linkcode refuse}). */
+  listenAgain(): Promise<void> {
+    return new Promise((resolve) =>
+      this.#server.listen(this.port, "127.0.0.1", resolve)
+    );
+  }
+
+  /** Drops every connection, and from now on each new one as it comes. */
+  dropConnections(): void {
+    this.#dropping = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #accept(client: Socket, targetPort: number): void {
+    if (this.#dropping) {
+      this.attempts.push(performance.now());
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+    this.#sockets.add(client).add(upstream);
+    client.on(
+      "data",
+      (chunk: Buffer) => this.#fromClient(chunk, client, upstream),
+    );
+    upstream.on("data", (chunk: Buffer) => {
+      this.#answeredBytes += chunk.length;
+      client.write(chunk);
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      this.#sockets.delete(client);
+      this.#sockets.delete(upstream);
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  }
+
+  #fromClient(chunk: Buffer, client: Socket, upstream: Socket): void {
+    if (this.#keptBytes < SteeredProxy.#KEPT) {
+      const kept = chunk.subarray(0, SteeredProxy.#KEPT - this.#keptBytes);
+      this.#sent.push(kept);
+      this.#keptBytes += kept.length;
+    }
+    const start = this.#sentBytes;
+    this.#sentBytes += chunk.length;
+    const limit = this.#holdAfter;
+    if (this.#held.length > 0) {
+      this.#held.push({ chunk, client, upstream });
+    } else if (limit === undefined || this.#sentBytes <= limit) {
+      upstream.write(chunk);
+    } else {
+      const passed = Math.max(0, limit - start);
+      upstream.write(chunk.subarray(0, passed));
+      this.#held.push({ chunk: chunk.subarray(passed), client, upstream });
+      client.pause();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    if (!this.#server.listening) return Promise.resolve();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** How many of `commands` (upper case) the RESP text `sent` holds. */
+function countCommands(sent: string, commands: readonly string[]): number {
+  let count = 0;
+  for (const command of commands) {
+    const spelled = `\r\n$${command.length}\r\n${command}\r\n`;
+    count += sent.toUpperCase().split(spelled).length - 1;
+  }
+  return count;
+}
+
 /** Waits until the cache can store again after the server came back. */
 async function recovers(cache: Cache): Promise<void> {
   await waitFor(
@@ -82,30 +291,87 @@ test("values read one after another are not kept alive by the cache", async () =
   await cache.delete(key);
 });
 
-test("a killed server: pending and new calls settle with a CacheError, and the cache recovers after a restart", async () => {
-  await using cache = await Cache.connect({ url: server.url(), timeout: 500 });
+test("a killed server: calls in flight settle with a CacheError within their own timeout, new calls too, and the cache recovers after a restart", async () => {
+  await using proxy = await SteeredProxy.start(server.port);
+  await using cache = await Cache.connect({
+    url: proxy.url(),
+    flush: false,
+    history: false,
+    timeout: 10_000,
+  });
   const key = await cache.store("before");
-  const pending = Promise.allSettled(
-    Array.from({ length: 20 }, () => cache.get(key)),
-  );
-  await server.kill();
-  const outcomes = await settlesWithin(3_000, pending);
-  for (const outcome of outcomes) {
-    if (outcome.status === "rejected") {
-      assert.ok(outcome.reason instanceof CacheError, String(outcome.reason));
+  // Paused first, so that every call below is sent and left unanswered;
+  // the short ones time out while it is paused, the long ones are still in
+  // flight when it is killed.
+  const short = 400;
+  const long = 3_000;
+  server.pause();
+  try {
+    proxy.reset();
+    const calls: Timed[] = [];
+    for (const timeout of [short, long]) {
+      for (let i = 0; i < 5; i++) {
+        calls.push(
+          timed("GET", timeout, () => cache.get(key, undefined, { timeout })),
+          timed("SET", timeout, () => cache.store("during", { timeout })),
+        );
+      }
     }
+    await waitFor(
+      () => countCommands(proxy.sent(), ["GET", "SET"]) === calls.length,
+      1_000,
+      "the calls were not all sent",
+    );
+    assert.equal(proxy.answered, 0, "the paused server answered");
+    const shortCalls = calls.filter((call) => call.timeout === short);
+    await settlesWithin(
+      short + LATE_MARGIN,
+      Promise.all(shortCalls.map((call) => call.settled)),
+    );
+    const inFlight = calls.filter((call) => call.pending);
+    assert.equal(inFlight.length, 10, "the long calls were still in flight");
+    // SIGKILL while stopped, so the server answers nothing on its way out
+    // (RedisServer.kill sends SIGCONT first).
+    process.kill(server.pid!, "SIGKILL");
+    await server.kill();
+    // New connections to a dead server's port are refused.
+    await proxy.refuse();
+    for (const call of calls) {
+      const { elapsed, error } = await call.settled;
+      const what = `${call.command} with timeout ${call.timeout}`;
+      assert.ok(
+        call.timeout === short
+          ? error instanceof TimeoutError
+          : error instanceof ConnectionError,
+        `${what}: ${error}`,
+      );
+      assert.ok(
+        elapsed <= call.timeout + LATE_MARGIN,
+        `${what} settled after ${Math.round(elapsed)} ms`,
+      );
+    }
+    const after = [
+      timed("GET", short, () => cache.get(key, undefined, { timeout: short })),
+      timed("SET", short, () => cache.store("down", { timeout: short })),
+    ];
+    for (const call of after) {
+      const { elapsed, error } = await call.settled;
+      assert.ok(
+        error instanceof ConnectionError || error instanceof TimeoutError,
+        `${call.command} after the kill: ${error}`,
+      );
+      assert.ok(
+        elapsed <= call.timeout + LATE_MARGIN,
+        `${call.command} after the kill settled after ${
+          Math.round(elapsed)
+        } ms`,
+      );
+    }
+  } finally {
+    if (server.running) await server.kill();
+    await server.restart();
+    if (!proxy.listening) await proxy.listenAgain();
   }
-  const started = Date.now();
-  const error = await settlesWithin(
-    3_000,
-    cache.store("while down").catch((e) => e),
-  );
-  assert.ok(
-    error instanceof ConnectionError || error instanceof TimeoutError,
-    String(error),
-  );
-  assert.ok(Date.now() - started <= 1_500, "took longer than the timeout");
-  await server.restart();
   await recovers(cache);
 });
 
@@ -265,45 +531,65 @@ test("health reports ok with a latency, and not ok with the reason, within its t
   assert.ok(!JSON.stringify(cache.stats()).includes(password));
 });
 
-test("OOM under maxmemory with noeviction: a clear CommandError and no partial batch", async () => {
+test("OOM under maxmemory with noeviction: a batch whose later value does not fit writes none of its values", async () => {
   await using full = await startRedisServer({
-    args: ["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"],
+    args: ["--maxmemory-policy", "noeviction"],
   });
   await using fullRaw = await connectRaw(full.url());
   await using cache = await Cache.connect({
     url: full.url(),
     namespace: "oom",
+    history: false,
   });
-  const filler = new Uint8Array(256 * 1024);
-  for (let i = 0; i < 64; i++) {
-    try {
-      await fullRaw.send("SET", `filler-${i}`, filler);
-    } catch {
-      break;
-    }
-  }
-  // The call counter of the Python original may still be incremented, as
-  // there; what must not appear is any value.
-  const values = async () =>
-    (await fullRaw.send("KEYS", "*") as Uint8Array[])
-      .map((key) => new TextDecoder().decode(key))
-      .filter((key) => !key.startsWith("oom:Cache.store"))
-      .sort();
-  const before = await values();
+  const small = new Uint8Array(64 * 1024).fill(1);
+  const big = new Uint8Array(8 * 1024 * 1024).fill(2);
+  const memory = async () =>
+    Number(
+      /used_memory:(\d+)/.exec(
+        String(await fullRaw.send("INFO", "memory")),
+      )![1],
+    );
+  // Redis refuses a command when the memory in use, the command's own
+  // arguments included, is over maxmemory. With the limit 1 MiB above what
+  // is used, a SET of a small value is accepted, but anything carrying the
+  // big value is refused: separate SETs would write the small values and
+  // refuse the big one, and only a batch sent as one command writes none.
+  const empty = await memory();
+  const fillToTheBrim = async () => {
+    // The query buffer of a refused big command lingers until Redis's
+    // cron frees it; measured with it, the limit would later leave room.
+    await waitFor(
+      async () => await memory() < empty + 256 * 1024,
+      5_000,
+      "the buffers of the last attempt were not freed",
+    );
+    const used = await memory();
+    await fullRaw.send("CONFIG", "SET", "maxmemory", String(used + (1 << 20)));
+    assert.equal(await fullRaw.send("SET", "probe", small), "OK");
+    assert.equal(await fullRaw.send("DEL", "probe"), 1);
+  };
+  const keys = async () =>
+    (await fullRaw.send("KEYS", "*") as Uint8Array[]).map((key) =>
+      new TextDecoder().decode(key)
+    );
   for (
-    const attempt of [
-      () => cache.store(filler),
-      () => cache.storeMany(["a", "b", filler]),
-      () => cache.storeMany(["a", "b", filler], { ttl: 60_000 }),
-      () => cache.getOrStore("loaded", () => filler),
-    ]
+    const [name, attempt] of [
+      ["store", () => cache.store(big)],
+      ["storeMany", () => cache.storeMany([small, small, big])],
+      [
+        "storeMany with ttl",
+        () => cache.storeMany([small, small, big], { ttl: 60_000 }),
+      ],
+      ["getOrStore", () => cache.getOrStore("loaded", () => big)],
+    ] as const
   ) {
-    const error = await attempt().catch((e) => e);
-    assert.ok(error instanceof CommandError, String(error));
+    await fillToTheBrim();
+    const error = await (attempt as () => Promise<unknown>)().catch((e) => e);
+    assert.ok(error instanceof CommandError, `${name}: ${error}`);
     assert.equal(error.code, "OOM");
     assert.match(error.message, /maxmemory/);
+    assert.deepEqual(await keys(), [], `${name} wrote a value`);
   }
-  assert.deepEqual(await values(), before, "no value was written");
 });
 
 test("TLS: rediss:// with a private CA and a client certificate works; without them it is refused", async () => {
