@@ -739,6 +739,36 @@ test("waitReplicas without replicas: concurrent writes share one WAIT and fail t
   assert.equal(keys.length, 50);
 });
 
+test("waitReplicas without a replica: a store rejects with a ReplicationError after half its timeout", async () => {
+  await using cache = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    namespace: "wait-half",
+    waitReplicas: 1,
+    timeout: 2_000,
+    history: false,
+  });
+  for (
+    const [options, timeout] of [[{}, 2_000], [
+      { timeout: 1_000 },
+      1_000,
+    ]] as const
+  ) {
+    const started = performance.now();
+    const error = await cache.store("v", options).catch((e) => e);
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof ReplicationError, String(error));
+    assert.equal(error.acknowledged, 0);
+    // The server keeps WAIT's own timeout to a few ms: a WAIT of the whole
+    // timeout (or near it) lands past three quarters, where the call's
+    // deadline would also race it.
+    assert.ok(
+      elapsed >= 0.4 * timeout && elapsed < 0.75 * timeout,
+      `with timeout ${timeout} it failed after ${Math.round(elapsed)} ms`,
+    );
+  }
+});
+
 test("load: 8 writers and readers across a crash and restart; nothing wrong, nothing hung", async () => {
   const runFor = 3_000;
   const counts = { ok: 0, failed: 0, lost: 0, wrong: 0, unexpected: 0 };
