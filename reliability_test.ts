@@ -375,6 +375,65 @@ test("a killed server: calls in flight settle with a CacheError within their own
   await recovers(cache);
 });
 
+test(
+  "a server that goes away: reconnect attempts back off from 50 ms, doubling, jittered",
+  { timeout: 20_000 },
+  async () => {
+    await using proxy = await SteeredProxy.start(server.port);
+    await using cache = await Cache.connect({
+      url: proxy.url(),
+      flush: false,
+      history: false,
+      timeout: 200,
+    });
+    await cache.store("connected");
+    proxy.dropConnections();
+    // The Bun driver reconnects when a command needs the connection, so
+    // commands keep coming, as from an application; node-redis reconnects by
+    // itself. Every attempt is accepted and closed at once.
+    let sending = true;
+    const sender = (async () => {
+      while (sending) {
+        await cache.get("k", undefined, { timeout: 100 }).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    try {
+      await waitFor(
+        () => proxy.attempts.length >= 7,
+        10_000,
+        `only ${proxy.attempts.length} reconnect attempts`,
+      );
+    } finally {
+      sending = false;
+      await sender;
+    }
+    const gaps = proxy.attempts.slice(1, 7).map((at, i) =>
+      at - proxy.attempts[i]
+    );
+    // The first attempt goes at once; then the wait before attempt n + 1 is
+    // between half and all of 50 ms doubled n times. On top of it come the
+    // failed attempt itself and, on Bun, the wait for the next command: a few
+    // ms, allowed 60 for a loaded machine (a doubling step is 100 ms or more
+    // from the third gap on, so a constant retry fails there).
+    const shown = gaps.map(Math.round).join(", ");
+    gaps.forEach((gap, n) => {
+      const ceiling = 50 * 2 ** n;
+      assert.ok(
+        gap >= ceiling / 2 - 5 && gap <= ceiling + 60,
+        `gap ${n} was ${Math.round(gap)} ms, not ${
+          ceiling / 2
+        }–${ceiling}: ${shown}`,
+      );
+    });
+    // Jittered: without jitter each gap would be its whole ceiling or more.
+    assert.ok(
+      gaps.some((gap, n) => gap < 0.9 * 50 * 2 ** n),
+      `no gap below 0.9 of its ceiling: ${shown}`,
+    );
+  },
+);
+
 test("a slow server (DEBUG SLEEP): calls reject with a TimeoutError within their timeout", async () => {
   await using cache = await Cache.connect({
     url: server.url(),
