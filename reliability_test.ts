@@ -828,6 +828,87 @@ test("waitReplicas without a replica: a store rejects with a ReplicationError af
   }
 });
 
+test(
+  "a store or storeMany cancelled mid-way leaves each value whole or absent, never a prefix",
+  { timeout: 60_000 },
+  async () => {
+    await using proxy = await SteeredProxy.start(server.port);
+    await using cache = await Cache.connect({
+      url: proxy.url(),
+      flush: false,
+      namespace: "cancelled",
+      history: false,
+      timeout: 10_000,
+    });
+    const size = 8 * 1024 * 1024;
+    const values = [1, 2, 3].map((seed) => {
+      const value = new Uint8Array(size);
+      for (let i = 0; i < size; i += 997) value[i] = (i + seed) & 0xff;
+      return value;
+    });
+    const timeout = 300;
+    const cases = [
+      { write: "store", count: 1, cancel: "abort" },
+      { write: "store", count: 1, cancel: "timeout" },
+      { write: "storeMany", count: 3, cancel: "abort" },
+      { write: "storeMany with ttl", count: 3, cancel: "timeout" },
+    ] as const;
+    for (const { write, count, cancel } of cases) {
+      const name = `${write}, ${cancel === "abort" ? "aborted" : "timed out"}`;
+      for (const key of await cancelledKeys()) await raw.send("DEL", key);
+      const controller = new AbortController();
+      const options = cancel === "abort"
+        ? { signal: controller.signal }
+        : { timeout };
+      // Let the first 3 MiB of the command through and hold the rest, so the
+      // call is cancelled while Redis has part of the value.
+      proxy.holdAfter(3 * 1024 * 1024);
+      const outcome = (write === "store"
+        ? cache.store(values[0], options)
+        : cache.storeMany(values, {
+          ...options,
+          ...(write === "storeMany" ? {} : { ttl: 60_000 }),
+        })).then(() =>
+          undefined, (error) => error);
+      try {
+        await waitFor(() => proxy.holding, 5_000, `${name}: nothing held`);
+        if (cancel === "abort") controller.abort(new Error("cancelled"));
+        const error = await settlesWithin(timeout + LATE_MARGIN, outcome);
+        assert.ok(
+          cancel === "abort"
+            ? error === controller.signal.reason
+            : error instanceof TimeoutError,
+          `${name}: ${error}`,
+        );
+      } finally {
+        proxy.release();
+      }
+      // The connection keeps order: once a PING sent after the write is
+      // answered, Redis has dealt with all of the write that reached it.
+      assert.equal((await cache.health({ timeout: 5_000 })).ok, true);
+      const keys = await cancelledKeys();
+      assert.ok(
+        keys.length === 0 || keys.length === count,
+        `${name}: ${keys.length} of ${count} keys written`,
+      );
+      for (const key of keys) {
+        assert.equal(await raw.send("STRLEN", key), size, `${name}: a prefix`);
+        const bytes = Buffer.from((await raw.getBytes(key))!);
+        assert.ok(
+          values.some((value) => bytes.equals(value)),
+          `${name}: other bytes`,
+        );
+      }
+    }
+  },
+);
+
+async function cancelledKeys(): Promise<string[]> {
+  return ((await raw.send("KEYS", "cancelled:*")) as Uint8Array[]).map((key) =>
+    new TextDecoder().decode(key)
+  );
+}
+
 test("load: 8 writers and readers across a crash and restart; nothing wrong, nothing hung", async () => {
   const runFor = 3_000;
   const counts = { ok: 0, failed: 0, lost: 0, wrong: 0, unexpected: 0 };
