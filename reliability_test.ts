@@ -450,7 +450,10 @@ test("a slow server (DEBUG SLEEP): calls reject with a TimeoutError within their
     const started = Date.now();
     await assert.rejects(cache.get(key), TimeoutError);
     const waited = Date.now() - started;
-    assert.ok(waited >= 150 && waited < 900, `waited ${waited} ms`);
+    assert.ok(
+      waited >= 200 - 5 && waited <= 200 + LATE_MARGIN,
+      `waited ${waited} ms`,
+    );
   } finally {
     await sleeping;
   }
@@ -464,7 +467,14 @@ test("a killed connection (CLIENT KILL): calls settle, and the cache works again
     timeout: 500,
   });
   const key = await cache.store("x");
-  await raw.send("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+  // The raw client is the only other normal client, and it is skipped: so
+  // what was killed is the cache's connection.
+  assert.ok(
+    Number(
+      await raw.send("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"),
+    ) >= 1,
+    "no connection was killed",
+  );
   const outcomes = await settlesWithin(
     3_000,
     Promise.allSettled(Array.from({ length: 10 }, () => cache.get(key))),
@@ -497,13 +507,14 @@ test("while disconnected at most offlineQueue commands wait; the rest fail at on
       3_000,
       Promise.allSettled(Array.from({ length: 50 }, () => cache.get("k"))),
     );
-    const fast = outcomes.filter((outcome) =>
-      outcome.status === "rejected" && outcome.reason instanceof ConnectionError
+    // Three wait (on Bun the reconnect they wait for fails at once, with
+    // node-redis they time out); the other 47 are turned away unsent.
+    const turnedAway = outcomes.filter((outcome) =>
+      outcome.status === "rejected" &&
+      outcome.reason instanceof ConnectionError &&
+      /commands are already waiting/.test(outcome.reason.message)
     );
-    assert.ok(
-      fast.length >= 47,
-      `${fast.length} of 50 failed as connection errors`,
-    );
+    assert.equal(turnedAway.length, 47, "turned away while 3 waited");
     for (const outcome of outcomes) assert.equal(outcome.status, "rejected");
     assert.ok(Date.now() - started < 2_000);
   } finally {
@@ -533,13 +544,19 @@ test('onUnavailable "miss" turns an unreachable Redis into misses for reads, cou
       cache.get(key, undefined, { onUnavailable: "throw" }),
       CacheError,
     );
+    // One error per failed read, the four turned into misses included,
+    // each counted and heard; the misses count per key, as for a hit.
+    const afterReads = cache.stats();
+    assert.equal(afterReads.errors, 5, JSON.stringify(afterReads));
+    assert.equal(afterReads.misses, 4, JSON.stringify(afterReads));
+    assert.equal(heard.length, 5, heard.join());
     await assert.rejects(cache.store("y"), CacheError);
-    assert.ok(cache.stats().errors >= 5, JSON.stringify(cache.stats()));
+    assert.ok(cache.stats().errors > 5, JSON.stringify(cache.stats()));
+    assert.equal(heard.length, cache.stats().errors, heard.join());
     assert.ok(
-      heard.length >= 5 &&
-        heard.every((name) =>
-          name === "ConnectionError" || name === "TimeoutError"
-        ),
+      heard.every((name) =>
+        name === "ConnectionError" || name === "TimeoutError"
+      ),
       heard.join(),
     );
   } finally {
@@ -579,7 +596,7 @@ test("health reports ok with a latency, and not ok with the reason, within its t
   assert.equal(healthy.error, undefined);
   guarded.pause();
   try {
-    const sick = await settlesWithin(2_000, cache.health());
+    const sick = await settlesWithin(300 + LATE_MARGIN, cache.health());
     assert.equal(sick.ok, false);
     assert.match(sick.error!, /timed out/);
     assert.ok(!JSON.stringify(sick).includes(password));
