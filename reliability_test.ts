@@ -974,6 +974,7 @@ test("load: 8 writers and readers across a crash and restart; nothing wrong, not
     const okBeforeRecovery = counts.ok;
     await Promise.all(caches.map(recovers));
     console.log(`load across a crash: ${JSON.stringify(counts)}`);
+    recordFigures("load_crash", { ...counts, seconds: runFor / 1_000 });
     assert.equal(counts.wrong, 0, "a read returned wrong data");
     assert.deepEqual(unexpected, []);
     assert.ok(
