@@ -401,7 +401,7 @@ test(
       await waitFor(
         () => proxy.attempts.length >= 7,
         10_000,
-        `only ${proxy.attempts.length} reconnect attempts`,
+        "fewer than 7 reconnect attempts in 10 s",
       );
     } finally {
       sending = false;
@@ -823,12 +823,12 @@ test("waitReplicas without a replica: a store rejects with a ReplicationError af
     timeout: 2_000,
     history: false,
   });
-  for (
-    const [options, timeout] of [[{}, 2_000], [
-      { timeout: 1_000 },
-      1_000,
-    ]] as const
-  ) {
+  // The cache's timeout, then a call's own.
+  const cases = [{ timeout: 2_000 }, {
+    timeout: 1_000,
+    options: { timeout: 1_000 },
+  }];
+  for (const { timeout, options } of cases) {
     const started = performance.now();
     const error = await cache.store("v", options).catch((e) => e);
     const elapsed = performance.now() - started;
@@ -879,13 +879,13 @@ test(
       // Let the first 3 MiB of the command through and hold the rest, so the
       // call is cancelled while Redis has part of the value.
       proxy.holdAfter(3 * 1024 * 1024);
-      const outcome = (write === "store"
+      const writing = write === "store"
         ? cache.store(values[0], options)
         : cache.storeMany(values, {
           ...options,
           ...(write === "storeMany" ? {} : { ttl: 60_000 }),
-        })).then(() =>
-          undefined, (error) => error);
+        });
+      const outcome = writing.then(() => undefined, (error) => error);
       try {
         await waitFor(() => proxy.holding, 5_000, `${name}: nothing held`);
         if (cancel === "abort") controller.abort(new Error("cancelled"));
