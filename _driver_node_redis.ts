@@ -306,8 +306,11 @@ export function socketOptions(
     socket: {
       ...tlsSocketOptions(endpoint, options.tls),
       connectTimeout: options.connectTimeout,
+      // node-redis retries a lost connection at once, then asks with
+      // `retries` 1 after that first retry failed: so the first wait is
+      // reconnectDelay(0), as on Bun.
       reconnectStrategy: (retries: number) =>
-        ready ? reconnectDelay(retries) : false,
+        ready ? reconnectDelay(Math.max(0, retries - 1)) : false,
     },
     markReady: () => {
       ready = true;
