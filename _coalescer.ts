@@ -51,11 +51,21 @@ export class Coalescer<I, V> {
     const waiters = this.#waiters;
     this.#items = [];
     this.#waiters = [];
-    if (items.length === 1) {
-      this.#runOne(items[0]).then(waiters[0].resolve, waiters[0].reject);
+    // A handler that throws instead of rejecting must still settle every
+    // caller: thrown inside a microtask, the error would reach no one.
+    let sent;
+    try {
+      if (items.length === 1) {
+        sent = this.#runOne(items[0]);
+        sent.then(waiters[0].resolve, waiters[0].reject);
+        return;
+      }
+      sent = this.#runMany(items);
+    } catch (error) {
+      for (const waiter of waiters) waiter.reject(error);
       return;
     }
-    this.#runMany(items).then(
+    sent.then(
       (results) => {
         waiters.forEach((waiter, i) => {
           const result = results[i];

@@ -213,3 +213,18 @@ test("10 000 calls in one tick are one batch: the coalescer sets no size limit",
   assert.deepEqual(batches[0], items);
   assert.deepEqual(results, items.map((item) => item * 2));
 });
+
+test("a handler that throws instead of rejecting fails its callers rather than leaving them pending", async () => {
+  const failure = new Error("thrown, not rejected");
+  const coalescer = new Coalescer<number, number>(
+    () => {
+      throw failure;
+    },
+    () => {
+      throw failure;
+    },
+  );
+  await assert.rejects(coalescer.add(1), failure);
+  const batch = [coalescer.add(2), coalescer.add(3)];
+  for (const call of batch) await assert.rejects(call, failure);
+});
