@@ -212,11 +212,6 @@ export async function checkFailover(
     writing = false;
     await Promise.all(loads.flatMap(({ writers }) => writers));
   }
-  assert.equal(
-    local.stats().l1?.entries ?? 0,
-    0,
-    "the L1 outlived a lost connection",
-  );
 
   const raw = await connectRaw(newPrimary);
   let outcomes: FailoverOutcome[];
@@ -228,6 +223,11 @@ export async function checkFailover(
   } finally {
     await raw[Symbol.asyncDispose]();
   }
+  assert.equal(
+    local.stats().l1?.entries ?? 0,
+    0,
+    "the L1 outlived a lost connection",
+  );
 
   const values = Array.from({ length: 20 }, (_, i) => i);
   for (const { cache } of loads) {
@@ -289,22 +289,6 @@ async function checkLoad(
     byKilled.length >= ACKNOWLEDGED_BEFORE,
     `${label}: too few writes to the killed primary's keys before the kill`,
   );
-  const afterOnKilled = onKilled.filter(({ startedAt }) =>
-    startedAt >= servingAt
-  );
-  if (waitReplicas === 0) {
-    assert.ok(
-      afterOnKilled.length >= ACKNOWLEDGED_AFTER,
-      `${label}: the new primary acknowledged ${afterOnKilled.length} writes`,
-    );
-  } else {
-    // The promoted replica has none of its own, so no WAIT there is met.
-    assert.equal(
-      afterOnKilled.length,
-      0,
-      `${label}: the new primary, which has no replica, acknowledged writes`,
-    );
-  }
 
   const values = await readBack(load.cache, acknowledged.map(({ key }) => key));
   const lost = new Set<Acknowledged>();
@@ -359,6 +343,24 @@ async function checkLoad(
       `${label}: ${lost.size} acknowledged writes were lost, more than the ${WRITERS} writers had in flight`,
     );
   }
+
+  const afterOnKilled = onKilled.filter(({ startedAt }) =>
+    startedAt >= servingAt
+  );
+  if (waitReplicas === 0) {
+    assert.ok(
+      afterOnKilled.length >= ACKNOWLEDGED_AFTER,
+      `${label}: the new primary acknowledged ${afterOnKilled.length} writes`,
+    );
+  } else {
+    // The promoted replica has none of its own, so no WAIT there is met.
+    assert.equal(
+      afterOnKilled.length,
+      0,
+      `${label}: the new primary, which has no replica, acknowledged writes`,
+    );
+  }
+
   const firstOnNewPrimary = onKilled
     .filter(({ startedAt }) => startedAt >= killedAt)
     .reduce((first, { settledAt }) => Math.min(first, settledAt), Infinity);
