@@ -144,6 +144,17 @@ export class RedisClusterSet implements AsyncDisposable {
     return this.#node(owner.port);
   }
 
+  /** The slot ranges `node` serves now (inclusive), as a running node sees the cluster; none for a replica. */
+  async slotsServedBy(node: RedisServer): Promise<[number, number][]> {
+    const port = this.#runningPorts()[0];
+    if (port === undefined) throw new Error("no node of the cluster runs");
+    const entry = parseNodes(
+      await this.#connections.askText(port, "CLUSTER", "NODES"),
+    ).find((entry) => entry.port === node.port);
+    if (entry === undefined) throw new Error(`no node on port ${node.port}`);
+    return entry.slots;
+  }
+
   /**
    * Waits until every running node reports `cluster_state:ok` and they all
    * agree on the cluster, every one of them is connected and either a
