@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "./_latency.ts";
+import { seededRandom } from "./_test_util.ts";
 
 const MICROSECOND = 0.001; // ms
 const HOUR = 3_600_000; // ms
@@ -19,16 +20,6 @@ function assertWithin5Percent(read: number, actual: number, what: string) {
       (error * 100).toFixed(3)
     }% off`,
   );
-}
-
-// Deterministic, so a failure names the same durations every run.
-function seededRandom(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 test("each duration from 1 µs to 10 hours reads back within 5% of itself", () => {

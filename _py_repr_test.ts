@@ -18,7 +18,12 @@ import {
   pyTupleRepr,
   pyTupleReprBytes,
 } from "./_py_repr.ts";
-import { runChild, skipBecause } from "./_test_util.ts";
+import {
+  findPython,
+  runChild,
+  seededRandom,
+  skipBecause,
+} from "./_test_util.ts";
 
 const decoder = new TextDecoder();
 
@@ -180,16 +185,7 @@ test("isPlainObject: object literals and null-prototype objects only", () => {
 // ---------------------------------------------------------------------------
 // Against a real python3: Debian's, else the first on PATH.
 
-const PYTHONS = ["/usr/bin/python3", "python3"];
-let python: string | undefined;
-for (const candidate of PYTHONS) {
-  const { code } = await runChild(candidate, ["-c", "pass"], 10_000)
-    .catch(() => ({ code: -1 }));
-  if (code === 0) {
-    python = candidate;
-    break;
-  }
-}
+const python = await findPython();
 // One call per test, so that the run's summary counts each skip.
 const skip = () =>
   skipBecause(
@@ -270,16 +266,6 @@ async function askPython(request: PythonRequest): Promise<PythonAnswer> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-// Deterministic, so a failure names the same values every run.
-function seededRandom(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function floatHex(value: number): string {

@@ -760,3 +760,28 @@ export function skipBecause(
   if (log) appendFileSync(log, `${runtime}\t${file}\t${reason}\n`);
   return reason;
 }
+
+/**
+ * The first of Debian's python3 and the python3 on PATH that can run
+ * `python3 -c "<check>"` (e.g. `import redis`: Debian's python3-redis belongs
+ * to Debian's own python3, which need not be the first on PATH), or
+ * `undefined` when none can.
+ */
+export async function findPython(check = "pass"): Promise<string | undefined> {
+  for (const candidate of ["/usr/bin/python3", "python3"]) {
+    const { code } = await runChild(candidate, ["-c", check], 10_000)
+      .catch(() => ({ code: -1 }));
+    if (code === 0) return candidate;
+  }
+  return undefined;
+}
+
+/** A deterministic random source, so that a failure names the same values every run. */
+export function seededRandom(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}

@@ -9,24 +9,14 @@ import { Cache, replay } from "./mod.ts";
 import { getPage } from "./web.ts";
 import { pyTupleRepr } from "./_py_repr.ts";
 import {
+  findPython,
   runChild,
   skipBecause,
   startPageServer,
   startRedisServer,
 } from "./_test_util.ts";
 
-// Debian's python3-redis belongs to Debian's own python3, which need not be
-// the first python3 on PATH.
-const PYTHONS = ["/usr/bin/python3", "python3"];
-let python: string | undefined;
-for (const candidate of PYTHONS) {
-  const { code } = await runChild(candidate, ["-c", "import redis"], 10_000)
-    .catch(() => ({ code: -1 }));
-  if (code === 0) {
-    python = candidate;
-    break;
-  }
-}
+const python = await findPython("import redis");
 // One call per test, so that the run's summary counts each skip.
 const skip = () =>
   skipBecause(
