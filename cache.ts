@@ -11,21 +11,21 @@ import {
   countCall,
   recordCall,
   recordedAs,
-} from "./_call_history.ts";
+} from "./_history/call_history.ts";
 import { type BatchResult, Coalescer } from "./_coalescer.ts";
-import { HistoryWrites } from "./_history_writes.ts";
+import { HistoryWrites } from "./_history/writes.ts";
 import { scanKeys } from "./_scan.ts";
 import { openTelemetry, traced } from "./_telemetry.ts";
-import { deadline } from "./_deadline.ts";
+import { deadline } from "./_drivers/deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
-import { type Driver, GET_EACH_MAX } from "./_driver.ts";
+import { type Driver, GET_EACH_MAX } from "./_drivers/driver.ts";
 import { stringifyExactly } from "./_json.ts";
 import { LatencyHistogram } from "./_latency.ts";
 import { tryLock, unlock } from "./_lock.ts";
-import { redact } from "./_redact.ts";
-import { openConnection, planConnection } from "./_open.ts";
-import { groupBySlot } from "./_key_slot.ts";
-import { LocalLayer } from "./_local_layer.ts";
+import { redact } from "./_drivers/redact.ts";
+import { openConnection, planConnection } from "./_drivers/open.ts";
+import { groupBySlot } from "./_drivers/key_slot.ts";
+import { LocalLayer } from "./_l1/local_layer.ts";
 import { ReplicaWaiter } from "./_replica_wait.ts";
 import {
   lacksScript,
@@ -37,7 +37,7 @@ import {
   refusesScripts,
   type StoreHistoryKeys,
   type StoreRecord,
-} from "./_recorded_store.ts";
+} from "./_history/recorded_store.ts";
 import {
   checkKey,
   checkNamespace,

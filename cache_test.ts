@@ -12,8 +12,8 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
-import { connectRaw, redisForThisFile } from "./_test_util.ts";
-import { driverCases } from "./_test_drivers.ts";
+import { connectRaw, redisForThisFile } from "./_testing/util.ts";
+import { driverCases } from "./_testing/drivers.ts";
 
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -480,7 +480,7 @@ test("connect validates its options before connecting", async () => {
 });
 
 test("a refused connection rejects promptly with a ConnectionError", async () => {
-  const { freePort } = await import("./_test_util.ts");
+  const { freePort } = await import("./_testing/util.ts");
   const port = await freePort();
   const started = Date.now();
   const error = await Cache.connect({ url: `redis://127.0.0.1:${port}` }).catch(

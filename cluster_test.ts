@@ -6,9 +6,14 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
-import { startCluster } from "./_test_cluster.ts";
-import { connectRaw, type RawClient, runtime, waitFor } from "./_test_util.ts";
-import { checkFailover } from "./_test_failover.ts";
+import { startCluster } from "./_testing/cluster.ts";
+import {
+  connectRaw,
+  type RawClient,
+  runtime,
+  waitFor,
+} from "./_testing/util.ts";
+import { checkFailover } from "./_testing/failover.ts";
 
 const cluster = await startCluster();
 const rootNodes = cluster.rootNodes.map(({ url }) => url);

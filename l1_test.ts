@@ -13,7 +13,7 @@ import {
   runtime,
   testdataCommand,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 const WAIT = 5_000;

@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Cache, replay } from "./mod.ts";
 import { getPage } from "./web.ts";
-import { pyTupleRepr } from "./_py_repr.ts";
+import { pyTupleRepr } from "./_history/py_repr.ts";
 import {
   runChild,
   skipBecause,
   startPageServer,
   startRedisServer,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 // Debian's python3-redis belongs to Debian's own python3, which need not be
 // the first python3 on PATH.

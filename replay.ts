@@ -7,7 +7,7 @@
  */
 
 import { internalsOf } from "./_cache_internal.ts";
-import { recordedName } from "./_call_history.ts";
+import { recordedName } from "./_history/call_history.ts";
 import type { Cache } from "./cache.ts";
 
 /** Options for {@linkcode replay}. */

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
-import { startSentinelSet } from "./_test_cluster.ts";
-import { connectRaw, runtime, waitFor } from "./_test_util.ts";
-import { checkFailover } from "./_test_failover.ts";
+import { startSentinelSet } from "./_testing/cluster.ts";
+import { connectRaw, runtime, waitFor } from "./_testing/util.ts";
+import { checkFailover } from "./_testing/failover.ts";
 
 const set = await startSentinelSet();
 after(() => set.stop());

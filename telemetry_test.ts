@@ -16,7 +16,7 @@ import {
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
-import { redisForThisFile } from "./_test_util.ts";
+import { redisForThisFile } from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

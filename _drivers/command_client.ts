@@ -6,8 +6,8 @@ import {
   getCommand,
   looksLikeReply,
   toCacheError,
-} from "./_driver.ts";
-import type { RedisArgument, RedisCommandClient } from "./redis_client.ts";
+} from "./driver.ts";
+import type { RedisArgument, RedisCommandClient } from "../redis_client.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -11,8 +11,8 @@ import {
   looksLikeReply,
   parseGetEach,
   toCacheError,
-} from "./_driver.ts";
-import type { IoRedisLikeClient, RedisArgument } from "./redis_client.ts";
+} from "./driver.ts";
+import type { IoRedisLikeClient, RedisArgument } from "../redis_client.ts";
 
 /** Sends commands through an ioredis client; `callBuffer` keeps values binary. */
 export class IoRedisDriver implements Driver {

@@ -4,8 +4,8 @@
 // UNLINK across slots itself; what it cannot split (scripts) is split here.
 
 import { createCluster } from "redis";
-import { groupBySlot } from "./_key_slot.ts";
-import type { Driver } from "./_driver.ts";
+import { groupBySlot } from "./key_slot.ts";
+import type { Driver } from "./driver.ts";
 import {
   COMMAND_OPTIONS,
   connectOwned,
@@ -17,9 +17,9 @@ import {
   nodesSocketOptions,
   singleRoute,
   trackingOptions,
-} from "./_driver_node_redis.ts";
-import type { TlsOptions } from "./redis_client.ts";
-import type { RedisEndpoint } from "./_url.ts";
+} from "./node_redis.ts";
+import type { TlsOptions } from "../redis_client.ts";
+import type { RedisEndpoint } from "./url.ts";
 
 /** The part of a node-redis cluster client this driver uses. */
 export interface NodeRedisCluster {

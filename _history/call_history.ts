@@ -2,12 +2,12 @@
 // the Python-style qualified name, pipelining the bookkeeping with the call,
 // and encoding inputs and outputs as redis-py would.
 
-import { internalsOf } from "./_cache_internal.ts";
-import { isPlainObject, pyRepr, pyTupleReprBytes } from "./_py_repr.ts";
-import type { CacheMethod } from "./call_history.ts";
-import type { Cache } from "./cache.ts";
-import type { HistoryWrites } from "./_history_writes.ts";
-import type { RedisArgument } from "./redis_client.ts";
+import { internalsOf } from "../_cache_internal.ts";
+import { isPlainObject, pyRepr, pyTupleReprBytes } from "./py_repr.ts";
+import type { CacheMethod } from "../call_history.ts";
+import type { Cache } from "../cache.ts";
+import type { HistoryWrites } from "./writes.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 export type Decorator = <This extends Cache, Args extends unknown[], Return>(
   method: CacheMethod<This, Args, Return>,

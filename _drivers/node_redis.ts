@@ -2,7 +2,7 @@
 // for Cluster and Sentinel on every runtime), or a client the user passes in.
 
 import { Buffer } from "node:buffer";
-import { deadline } from "./_deadline.ts";
+import { deadline } from "./deadline.ts";
 import { isIP } from "node:net";
 import { BasicPooledClientSideCache, createClient, ErrorReply } from "redis";
 import {
@@ -19,9 +19,9 @@ import {
   parseGetEach,
   reconnectDelay,
   toCacheError,
-} from "./_driver.ts";
-import type { RedisArgument, TlsOptions } from "./redis_client.ts";
-import type { RedisEndpoint } from "./_url.ts";
+} from "./driver.ts";
+import type { RedisArgument, TlsOptions } from "../redis_client.ts";
+import type { RedisEndpoint } from "./url.ts";
 
 // RESP type code of bulk strings ("$"). Per-command type mappings make GET
 // return bytes and everything else text, whatever the client's own setting.

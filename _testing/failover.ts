@@ -4,7 +4,7 @@
 // failover lost. Shared by the Cluster and Sentinel tests.
 
 import assert from "node:assert/strict";
-import type { Cache, CacheOptions } from "./mod.ts";
+import type { Cache, CacheOptions } from "../mod.ts";
 
 const WRITERS = 8;
 const LOAD_BEFORE = 300;

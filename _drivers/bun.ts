@@ -15,9 +15,9 @@ import {
   type OpenOptions,
   reconnectDelay,
   toCacheError,
-} from "./_driver.ts";
-import { ConnectionError } from "./errors.ts";
-import type { BunLikeRedisClient, RedisArgument } from "./redis_client.ts";
+} from "./driver.ts";
+import { ConnectionError } from "../errors.ts";
+import type { BunLikeRedisClient, RedisArgument } from "../redis_client.ts";
 
 const BUN_TIMEOUT_MARGIN = 250;
 // Up to this size a copy is cheaper than a view on Bun: JavaScriptCore keeps

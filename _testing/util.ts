@@ -16,7 +16,7 @@ import { createConnection, createServer } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
-import type { RedisClientLike } from "./redis_client.ts";
+import type { RedisClientLike } from "../redis_client.ts";
 
 const HOST = "127.0.0.1";
 const START_TIMEOUT = 10_000;
@@ -566,14 +566,31 @@ export function runChild(
 export function testdataCommand(name: string): [string, string[]] {
   const script = fileURLToPath(
     new URL(
-      `./testdata/${name}${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`,
-      import.meta.url,
+      `testdata/${name}${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`,
+      projectRoot,
     ),
   );
   return [
     process.execPath,
     runtime === "deno" ? ["run", "--allow-all", script] : [script],
   ];
+}
+
+// The folder the tests run from: the project on Deno and Bun, the compiled
+// copy in .node_test/ on Node (this module is `_testing/util.js` there).
+const projectRoot = new URL("../", import.meta.url);
+// The project itself, also on Node (.node_test/ is one folder below it).
+const sourceRoot = new URL("../../", import.meta.url);
+
+/**
+ * A test file's path from the project folder, as the runner names it
+ * (`cache_test.ts`, `_engine/settings_test.ts`), also for the compiled `.js`.
+ */
+export function testFileName(testFile: string): string {
+  const path = fileURLToPath(testFile);
+  const base = fileURLToPath(projectRoot);
+  return (path.startsWith(base) ? path.slice(base.length) : path)
+    .replace(/\.js$/, ".ts");
 }
 
 /** Which runtime runs the tests. */
@@ -598,12 +615,12 @@ export function recordFigures(
 ): void {
   if (process.env.RECORD_FIGURES !== "1") return;
   if (!/^[a-z0-9_]+$/.test(name)) throw new RangeError(`bad figure ${name}`);
-  // On Node this module runs from .node_test/, one folder below the root.
-  const root = new URL(
-    import.meta.url.endsWith(".js") ? "../" : "./",
-    import.meta.url,
+  const folder = fileURLToPath(
+    new URL(
+      "bench/figures/",
+      import.meta.url.endsWith(".js") ? sourceRoot : projectRoot,
+    ),
   );
-  const folder = fileURLToPath(new URL("bench/figures/", root));
   const file = `${folder}${name}.json`;
   mkdirSync(folder, { recursive: true });
   let figures: Record<string, unknown> = {};
@@ -630,8 +647,7 @@ export function skipBecause(
 ): string | false {
   if (!reason) return false;
   const log = process.env.REDIS_BASIC_SKIP_LOG;
-  const file = fileURLToPath(testFile).split("/").pop()!
-    .replace(/\.js$/, ".ts");
+  const file = testFileName(testFile);
   if (log) appendFileSync(log, `${runtime}\t${file}\t${reason}\n`);
   return reason;
 }

@@ -4,7 +4,7 @@
 // to a replica.
 
 import { createSentinel } from "redis";
-import type { Driver } from "./_driver.ts";
+import type { Driver } from "./driver.ts";
 import {
   COMMAND_OPTIONS,
   connectOwned,
@@ -14,9 +14,9 @@ import {
   type NodeRedisRoute,
   nodesSocketOptions,
   trackingOptions,
-} from "./_driver_node_redis.ts";
-import type { TlsOptions } from "./redis_client.ts";
-import type { RedisEndpoint } from "./_url.ts";
+} from "./node_redis.ts";
+import type { TlsOptions } from "../redis_client.ts";
+import type { RedisEndpoint } from "./url.ts";
 
 /** The part of a node-redis sentinel client this driver uses. */
 export interface NodeRedisSentinel {

@@ -5,8 +5,8 @@
 // a value Redis accepted.
 
 import { createHash } from "node:crypto";
-import { CommandError } from "./errors.ts";
-import type { RedisArgument } from "./redis_client.ts";
+import { CommandError } from "../errors.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 /** The keys of a store's call history: `Cache.store` and its two lists. */
 export interface StoreHistoryKeys {

@@ -3,7 +3,7 @@
 // RPUSH of the n values in the order they were made. A hundred concurrent
 // stores then cost three bookkeeping commands instead of three hundred.
 
-import type { RedisArgument } from "./redis_client.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 type Send = (args: readonly RedisArgument[]) => Promise<unknown>;
 

@@ -2,15 +2,15 @@
 // in, a Redis Cluster, a Sentinel-managed primary, or one server by URL.
 // The options are checked here, before anything connects.
 
-import { adaptClient, type Driver, openDriver } from "./_driver.ts";
-import { readEnv } from "./_env.ts";
-import { redact } from "./_redact.ts";
-import { parseRedisUrl, type RedisEndpoint } from "./_url.ts";
+import { adaptClient, type Driver, openDriver } from "./driver.ts";
+import { readEnv } from "./env.ts";
+import { redact } from "./redact.ts";
+import { parseRedisUrl, type RedisEndpoint } from "./url.ts";
 import type {
   CacheOptions,
   ClusterOptions,
   SentinelOptions,
-} from "./cache_options.ts";
+} from "../cache_options.ts";
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 
@@ -67,7 +67,7 @@ export function planConnection(options: CacheOptions): Connection {
     const replicas = readFromReplicas(cluster, "cluster");
     return {
       open: (connectTimeout) =>
-        import("./_driver_cluster.ts").then(({ openClusterDriver }) =>
+        import("./cluster.ts").then(({ openClusterDriver }) =>
           openClusterDriver({
             rootNodes,
             connectTimeout,
@@ -96,7 +96,7 @@ export function planConnection(options: CacheOptions): Connection {
     const replicas = readFromReplicas(sentinel, "sentinel");
     return {
       open: (connectTimeout) =>
-        import("./_driver_sentinel.ts").then(({ openSentinelDriver }) =>
+        import("./sentinel.ts").then(({ openSentinelDriver }) =>
           openSentinelDriver({
             name: sentinel.name,
             sentinels,

@@ -3,14 +3,14 @@
 // of adapter is made here and nowhere else.
 
 import { Buffer } from "node:buffer";
-import { deadline } from "./_deadline.ts";
-import { CommandError, ConnectionError, TimeoutError } from "./errors.ts";
+import { deadline } from "./deadline.ts";
+import { CommandError, ConnectionError, TimeoutError } from "../errors.ts";
 import type {
   RedisArgument,
   RedisClientLike,
   TlsOptions,
-} from "./redis_client.ts";
-import { describeEndpoint, type RedisEndpoint } from "./_url.ts";
+} from "../redis_client.ts";
+import { describeEndpoint, type RedisEndpoint } from "./url.ts";
 
 /** What the cache needs from a Redis client. */
 export interface Driver {
@@ -83,10 +83,10 @@ export interface OpenOptions {
  */
 export async function openDriver(options: OpenOptions): Promise<Driver> {
   if (isBun() && !options.tracking) {
-    const { openBunDriver } = await import("./_driver_bun.ts");
+    const { openBunDriver } = await import("./bun.ts");
     return await openBunDriver(options);
   }
-  const { openNodeRedisDriver } = await import("./_driver_node_redis.ts");
+  const { openNodeRedisDriver } = await import("./node_redis.ts");
   return await openNodeRedisDriver(options);
 }
 
@@ -96,29 +96,29 @@ export async function adaptClient(client: RedisClientLike): Promise<Driver> {
     throw new TypeError("client must be a Redis client object");
   }
   if (hasMethods(client, "getBuffer", "send")) {
-    const { BunDriver } = await import("./_driver_bun.ts");
+    const { BunDriver } = await import("./bun.ts");
     return new BunDriver(client);
   }
   if (hasMethods(client, "callBuffer", "call")) {
-    const { IoRedisDriver } = await import("./_driver_ioredis.ts");
+    const { IoRedisDriver } = await import("./ioredis.ts");
     return new IoRedisDriver(client);
   }
   if (hasMethods(client, "sendCommand", "getMasters", "nodeClient")) {
     const { ClusterDriver, clusterRoute } = await import(
-      "./_driver_cluster.ts"
+      "./cluster.ts"
     );
     // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
     return new ClusterDriver(clusterRoute(client as any), client as any, false);
   }
   if (hasMethods(client, "sendCommand", "acquire", "withTypeMapping")) {
-    const { sentinelRoute } = await import("./_driver_sentinel.ts");
-    const { NodeRedisDriver } = await import("./_driver_node_redis.ts");
+    const { sentinelRoute } = await import("./sentinel.ts");
+    const { NodeRedisDriver } = await import("./node_redis.ts");
     // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
     return new NodeRedisDriver(sentinelRoute(client as any), false);
   }
   if (hasMethods(client, "sendCommand", "withTypeMapping")) {
     const { invalidationsOf, NodeRedisDriver, singleRoute } = await import(
-      "./_driver_node_redis.ts"
+      "./node_redis.ts"
     );
     // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
     const nodeRedis = client as any;
@@ -131,7 +131,7 @@ export async function adaptClient(client: RedisClientLike): Promise<Driver> {
     );
   }
   if (hasMethods(client, "sendCommand")) {
-    const { CommandClientDriver } = await import("./_driver_command.ts");
+    const { CommandClientDriver } = await import("./command_client.ts");
     return new CommandClientDriver(client);
   }
   throw new TypeError(

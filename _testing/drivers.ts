@@ -5,8 +5,8 @@
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { Redis as IoRedis } from "ioredis";
-import { Cache, type CacheOptions, type RedisClientLike } from "./mod.ts";
-import type { RedisServer } from "./_test_util.ts";
+import { Cache, type CacheOptions, type RedisClientLike } from "../mod.ts";
+import type { RedisServer } from "./util.ts";
 
 /** A cache on one driver, and whatever must be closed with it. */
 export interface DriverCache extends AsyncDisposable {

@@ -1,7 +1,7 @@
 // Errors from drivers are passed on as `cause`; this keeps credentials out of
 // them, however deep in the chain they appear.
 
-import { CacheError } from "./errors.ts";
+import { CacheError } from "../errors.ts";
 
 const MAX_DEPTH = 8;
 
