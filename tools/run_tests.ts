@@ -124,20 +124,24 @@ const runners: Runner[] = [
       if (code !== 0) throw new Error(`tsc exited with ${code}`);
     },
     // Node's JUnit report does not name the file of a test: one run a file.
+    // A file in a folder keeps its path in the report's name, "/" escaped.
     commands: () =>
-      testFiles.map((file) => ({
-        command: [
-          "node",
-          "--test",
-          "--test-reporter=tap",
-          "--test-reporter-destination=stdout",
-          "--test-reporter=junit",
-          `--test-reporter-destination=${reports}/node-${file}.xml`,
-          `.node_test/${file.replace(/\.ts$/, ".js")}`,
-        ],
-        report: `${reports}/node-${file}.xml`,
-        file,
-      })),
+      testFiles.map((file) => {
+        const report = `${reports}/node-${encodeURIComponent(file)}.xml`;
+        return {
+          command: [
+            "node",
+            "--test",
+            "--test-reporter=tap",
+            "--test-reporter-destination=stdout",
+            "--test-reporter=junit",
+            `--test-reporter-destination=${report}`,
+            `.node_test/${file.replace(/\.ts$/, ".js")}`,
+          ],
+          report,
+          file,
+        };
+      }),
   },
   {
     // Keyv's own adapter suite, on the tsc output the node runner built.
