@@ -7,15 +7,10 @@
 // for good. Instead, a lost connection is replaced by a new client when the
 // next command needs one, with backoff between failed attempts.
 
-import {
-  asUint8Array,
-  connectWithin,
-  type Driver,
-  looksLikeReply,
-  type OpenOptions,
-  reconnectDelay,
-  toCacheError,
-} from "./driver.ts";
+import { asUint8Array } from "./bytes.ts";
+import { looksLikeReply, toCacheError } from "./client_errors.ts";
+import { connectWithin, reconnectDelay } from "./connect.ts";
+import type { Driver, OpenOptions } from "./driver.ts";
 import { ConnectionError } from "../errors.ts";
 import type { BunLikeRedisClient, RedisArgument } from "../redis_client.ts";
 

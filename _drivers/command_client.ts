@@ -1,12 +1,9 @@
 // The driver for any client with a `sendCommand(args)` method.
 
-import {
-  asUint8Array,
-  type Driver,
-  getCommand,
-  looksLikeReply,
-  toCacheError,
-} from "./driver.ts";
+import { asUint8Array } from "./bytes.ts";
+import { looksLikeReply, toCacheError } from "./client_errors.ts";
+import { getCommand } from "./commands.ts";
+import type { Driver } from "./driver.ts";
 import type { RedisArgument, RedisCommandClient } from "../redis_client.ts";
 
 const encoder = new TextEncoder();

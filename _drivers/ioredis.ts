@@ -1,17 +1,14 @@
 // The driver for an ioredis client that the user passes in.
 
+import { asBuffer, asByteList, asUint8Array } from "./bytes.ts";
+import { looksLikeReply, toCacheError } from "./client_errors.ts";
 import {
-  asBuffer,
-  asByteList,
-  asUint8Array,
-  type Driver,
   getCommand,
   getEachCommand,
   getEachViaMget,
-  looksLikeReply,
   parseGetEach,
-  toCacheError,
-} from "./driver.ts";
+} from "./commands.ts";
+import type { Driver } from "./driver.ts";
 import type { IoRedisLikeClient, RedisArgument } from "../redis_client.ts";
 
 /** Sends commands through an ioredis client; `callBuffer` keeps values binary. */

@@ -5,21 +5,16 @@ import { Buffer } from "node:buffer";
 import { deadline } from "./deadline.ts";
 import { isIP } from "node:net";
 import { BasicPooledClientSideCache, createClient, ErrorReply } from "redis";
+import { asBuffer, asByteList, asUint8Array } from "./bytes.ts";
+import { looksLikeReply, toCacheError } from "./client_errors.ts";
 import {
-  asBuffer,
-  asByteList,
-  asUint8Array,
-  connectWithin,
-  type Driver,
   getCommand,
   getEachCommand,
   getEachViaMget,
-  looksLikeReply,
-  type OpenOptions,
   parseGetEach,
-  reconnectDelay,
-  toCacheError,
-} from "./driver.ts";
+} from "./commands.ts";
+import { connectWithin, reconnectDelay } from "./connect.ts";
+import type { Driver, OpenOptions } from "./driver.ts";
 import type { RedisArgument, TlsOptions } from "../redis_client.ts";
 import type { RedisEndpoint } from "./url.ts";
 

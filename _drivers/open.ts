@@ -1,8 +1,9 @@
 // Opens the connection `Cache.connect` asks for: a client the user passed
 // in, a Redis Cluster, a Sentinel-managed primary, or one server by URL.
-// The options are checked here, before anything connects.
+// The options are checked here, before anything connects. This is the only
+// module that picks an adapter; each is imported when it is needed.
 
-import { adaptClient, type Driver, openDriver } from "./driver.ts";
+import type { Driver, OpenOptions } from "./driver.ts";
 import { readEnv } from "./env.ts";
 import { redact } from "./redact.ts";
 import { parseRedisUrl, type RedisEndpoint } from "./url.ts";
@@ -11,6 +12,7 @@ import type {
   ClusterOptions,
   SentinelOptions,
 } from "../cache_options.ts";
+import type { RedisClientLike } from "../redis_client.ts";
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 
@@ -167,4 +169,80 @@ function serverOf(
   { host, port, database }: RedisEndpoint,
 ): Connection["server"] {
   return { address: host, port, database };
+}
+
+/**
+ * Opens a connection with the best client for this runtime; with
+ * `tracking`, node-redis on every runtime (Bun's client does not pass
+ * invalidation pushes on).
+ */
+export async function openDriver(options: OpenOptions): Promise<Driver> {
+  if (isBun() && !options.tracking) {
+    const { openBunDriver } = await import("./bun.ts");
+    return await openBunDriver(options);
+  }
+  const { openNodeRedisDriver } = await import("./node_redis.ts");
+  return await openNodeRedisDriver(options);
+}
+
+/** Wraps a client the user passed in; the cache never closes it. */
+export async function adaptClient(client: RedisClientLike): Promise<Driver> {
+  if (typeof client !== "object" || client === null) {
+    throw new TypeError("client must be a Redis client object");
+  }
+  if (hasMethods(client, "getBuffer", "send")) {
+    const { BunDriver } = await import("./bun.ts");
+    return new BunDriver(client);
+  }
+  if (hasMethods(client, "callBuffer", "call")) {
+    const { IoRedisDriver } = await import("./ioredis.ts");
+    return new IoRedisDriver(client);
+  }
+  if (hasMethods(client, "sendCommand", "getMasters", "nodeClient")) {
+    const { ClusterDriver, clusterRoute } = await import(
+      "./cluster.ts"
+    );
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    return new ClusterDriver(clusterRoute(client as any), client as any, false);
+  }
+  if (hasMethods(client, "sendCommand", "acquire", "withTypeMapping")) {
+    const { sentinelRoute } = await import("./sentinel.ts");
+    const { NodeRedisDriver } = await import("./node_redis.ts");
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    return new NodeRedisDriver(sentinelRoute(client as any), false);
+  }
+  if (hasMethods(client, "sendCommand", "withTypeMapping")) {
+    const { invalidationsOf, NodeRedisDriver, singleRoute } = await import(
+      "./node_redis.ts"
+    );
+    // deno-lint-ignore no-explicit-any -- node-redis's generics are not part of our surface
+    const nodeRedis = client as any;
+    return new NodeRedisDriver(
+      singleRoute(nodeRedis),
+      false,
+      nodeRedis.options?.emitInvalidate === true
+        ? invalidationsOf(nodeRedis)
+        : undefined,
+    );
+  }
+  if (hasMethods(client, "sendCommand")) {
+    const { CommandClientDriver } = await import("./command_client.ts");
+    return new CommandClientDriver(client);
+  }
+  throw new TypeError(
+    "client must be a node-redis, ioredis or Bun RedisClient, or have a sendCommand(args) method",
+  );
+}
+
+function isBun(): boolean {
+  return typeof (globalThis as { Bun?: unknown }).Bun === "object";
+}
+
+function hasMethods<K extends string>(
+  value: object,
+  ...names: K[]
+): value is Record<K, (...args: never[]) => unknown> {
+  return names.every((name) =>
+    typeof (value as Record<string, unknown>)[name] === "function"
+  );
 }
