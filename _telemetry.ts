@@ -2,7 +2,6 @@
 // semantic conventions for database client calls (db.system.name,
 // db.operation.name, server.address, db.client.operation.duration in s).
 
-import { findInternals } from "./_cache_internal.ts";
 import type { MeterLike, TelemetryOption, TracerLike } from "./telemetry.ts";
 
 const SPAN_KIND_CLIENT = 2;
@@ -129,34 +128,4 @@ export async function openTelemetry(
     throw new TypeError("telemetry must be true, false or { tracer, meter }");
   }
   return new Telemetry(option.tracer, option.meter, server);
-}
-
-/**
- * A method decorator: runs the method inside `Telemetry.run` when the cache
- * has telemetry on, and calls it straight through otherwise.
- */
-export function traced(
-  operation: string,
-  keyCount: (args: unknown[]) => number,
-  found?: (result: unknown) => number,
-): <M extends (this: object, ...args: never[]) => Promise<unknown>>(
-  method: M,
-  context: ClassMethodDecoratorContext,
-) => M {
-  return (method) => {
-    const call = method as unknown as (
-      this: object,
-      ...args: unknown[]
-    ) => Promise<unknown>;
-    return function (this: object, ...args: unknown[]): Promise<unknown> {
-      const telemetry = findInternals(this)?.telemetry;
-      if (telemetry === undefined) return call.apply(this, args);
-      return telemetry.run(
-        operation,
-        keyCount(args),
-        () => call.apply(this, args),
-        found,
-      );
-    } as unknown as typeof method;
-  };
 }

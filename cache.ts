@@ -15,7 +15,8 @@ import {
 import { type BatchResult, Coalescer } from "./_coalescer.ts";
 import { HistoryWrites } from "./_history/writes.ts";
 import { scanKeys } from "./_scan.ts";
-import { openTelemetry, traced } from "./_telemetry.ts";
+import { openTelemetry } from "./_telemetry.ts";
+import { traced } from "./_traced.ts";
 import { deadline } from "./_drivers/deadline.ts";
 import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
 import { GET_EACH_MAX } from "./_drivers/commands.ts";

@@ -4,15 +4,23 @@
 
 import { internalsOf } from "../_cache_internal.ts";
 import { isPlainObject, pyRepr, pyTupleReprBytes } from "./py_repr.ts";
-import type { CacheMethod } from "../call_history.ts";
-import type { Cache } from "../cache.ts";
 import type { HistoryWrites } from "./writes.ts";
 import type { RedisArgument } from "../redis_client.ts";
 
-export type Decorator = <This extends Cache, Args extends unknown[], Return>(
-  method: CacheMethod<This, Args, Return>,
-  context: ClassMethodDecoratorContext<This, CacheMethod<This, Args, Return>>,
-) => CacheMethod<This, Args, Return>;
+/**
+ * An async method the decorators wrap. Typed on any object rather than on
+ * `Cache`, so this module need not import the class it decorates (which
+ * imports it): the public `call_history.ts` narrows it to `Cache`.
+ */
+export type AsyncMethod<This, Args extends unknown[], Return> = (
+  this: This,
+  ...args: Args
+) => Promise<Return>;
+
+export type Decorator = <This extends object, Args extends unknown[], Return>(
+  method: AsyncMethod<This, Args, Return>,
+  context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, Return>>,
+) => AsyncMethod<This, Args, Return>;
 
 /**
  * The scaffolding both decorators share: find the cache and the key, skip
