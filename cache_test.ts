@@ -12,8 +12,12 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
-import { connectRaw, redisForThisFile } from "./_testing/util.ts";
-import { driverCases } from "./_testing/drivers.ts";
+import { connectRaw, redisForThisFile, skipBecause } from "./_testing/util.ts";
+import {
+  connectDbRedis,
+  dbRedisMissing,
+  driverCases,
+} from "./_testing/drivers.ts";
 
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -293,6 +297,34 @@ for (const driver of driverCases) {
     await raw.send("DEL", key);
   });
 }
+
+// With DB_REDIS_MODULE set, the whole suite above also runs on @db/redis.
+test(
+  "an @db/redis client is recognised as one, reads values byte for byte, and stays open when the cache closes",
+  {
+    skip: skipBecause(import.meta.url, dbRedisMissing),
+  },
+  async () => {
+    const client = await connectDbRedis(server);
+    try {
+      const cache = await Cache.connect({ client, flush: false });
+      const bytes = allByteValues();
+      const key = await cache.store(bytes);
+      assert.deepEqual(await raw.getBytes(key), bytes, "bytes in Redis");
+      assert.deepEqual(await cache.get(key), bytes, "bytes read back");
+      assert.deepEqual(await cache.getMany([key, "missing"]), [bytes, null]);
+      await raw.send("RPUSH", "a-list", "x");
+      await assert.rejects(
+        cache.get("a-list"),
+        (error) => error instanceof CommandError && error.code === "WRONGTYPE",
+      );
+      await cache.close();
+      assert.equal(client.isConnected, true, "the user's client is left open");
+    } finally {
+      client.close();
+    }
+  },
+);
 
 test("flush defaults to true and clears the database, flush: false keeps it", async () => {
   await raw.send("SET", "keep-or-flush", "x");

@@ -12,7 +12,7 @@ import type {
   ClusterOptions,
   SentinelOptions,
 } from "../cache_options.ts";
-import type { RedisClientLike } from "../redis_client.ts";
+import type { DbRedisLikeClient, RedisClientLike } from "../redis_client.ts";
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 
@@ -225,12 +225,19 @@ export async function adaptClient(client: RedisClientLike): Promise<Driver> {
         : undefined,
     );
   }
+  if (
+    hasMethods(client, "sendCommand") && "isConnected" in client &&
+    "isClosed" in client
+  ) {
+    const { DbRedisDriver } = await import("./db_redis.ts");
+    return new DbRedisDriver(client as unknown as DbRedisLikeClient);
+  }
   if (hasMethods(client, "sendCommand")) {
     const { CommandClientDriver } = await import("./command_client.ts");
     return new CommandClientDriver(client);
   }
   throw new TypeError(
-    "client must be a node-redis, ioredis or Bun RedisClient, or have a sendCommand(args) method",
+    "client must be a node-redis, ioredis, @db/redis or Bun RedisClient, or have a sendCommand(args) method",
   );
 }
 

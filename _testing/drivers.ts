@@ -3,9 +3,16 @@
 // done when the suite passes on it.
 
 import { Buffer } from "node:buffer";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
 import { createClient } from "redis";
 import { Redis as IoRedis } from "ioredis";
-import { Cache, type CacheOptions, type RedisClientLike } from "../mod.ts";
+import {
+  Cache,
+  type CacheOptions,
+  type DbRedisLikeClient,
+  type RedisClientLike,
+} from "../mod.ts";
 import type { RedisServer } from "./util.ts";
 
 /** A cache on one driver, and whatever must be closed with it. */
@@ -119,7 +126,54 @@ async function withClient(
   }
 }
 
+// @db/redis (denodrivers/redis) comes from JSR, which the project's
+// machines cannot reach: its cases run when DB_REDIS_MODULE names its mod.ts
+// (a path or a URL), on Deno, the runtime it is written for.
+const dbRedisModule = process.env.DB_REDIS_MODULE;
+
+/** Why the @db/redis client cannot be tested here, or `false` when it can. */
+export const dbRedisMissing: string | false = !("Deno" in globalThis)
+  ? "@db/redis is a Deno client"
+  : dbRedisModule === undefined || dbRedisModule === ""
+  ? "DB_REDIS_MODULE does not name @db/redis's mod.ts"
+  : false;
+
+/** @db/redis's `connect`, when it can be tested here. */
+const dbRedis = dbRedisMissing === false
+  ? await import(
+    /^[a-z]+:/.test(dbRedisModule!)
+      ? dbRedisModule!
+      : pathToFileURL(dbRedisModule!).href
+  ) as {
+    connect(options: { hostname: string; port: number }): Promise<
+      DbRedisLikeClient & { close(): void }
+    >;
+  }
+  : undefined;
+
+/** A real @db/redis client connected to `server`; see {@linkcode dbRedisMissing}. */
+export function connectDbRedis(
+  server: RedisServer,
+): Promise<DbRedisLikeClient & { close(): void }> {
+  if (dbRedis === undefined) throw new Error(`no @db/redis: ${dbRedisMissing}`);
+  return dbRedis.connect({ hostname: "127.0.0.1", port: server.port });
+}
+
+const dbRedisClient: DriverCase = {
+  name: "@db/redis client",
+  async connect(server, options) {
+    const client = await connectDbRedis(server);
+    return withClient(client, () => client.close(), options);
+  },
+};
+
 /** The driver cases of the runtime running the tests. */
 export const driverCases: readonly DriverCase[] = "Bun" in globalThis
   ? [ownConnection, bunRedisClient, nodeRedisClient, ioredisClient]
-  : [ownConnection, nodeRedisClient, ioredisClient, sendCommandClient];
+  : [
+    ownConnection,
+    nodeRedisClient,
+    ioredisClient,
+    sendCommandClient,
+    ...(dbRedis === undefined ? [] : [dbRedisClient]),
+  ];
