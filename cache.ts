@@ -5,30 +5,30 @@
  * @module
  */
 
-import { registerCache } from "./_cache_internal.ts";
+import { registerCache } from "./_engine/handle.ts";
 import {
   callInput,
   countCall,
   recordCall,
   recordedAs,
 } from "./_history/call_history.ts";
-import { type BatchResult, Coalescer } from "./_coalescer.ts";
+import { type BatchResult, Coalescer } from "./_engine/coalescer.ts";
 import { HistoryWrites } from "./_history/writes.ts";
-import { scanKeys } from "./_scan.ts";
-import { openTelemetry } from "./_telemetry.ts";
-import { traced } from "./_traced.ts";
+import { scanKeys } from "./_engine/scan.ts";
+import { openTelemetry } from "./_engine/telemetry.ts";
+import { traced } from "./_engine/decorators.ts";
 import { deadline } from "./_drivers/deadline.ts";
-import { decodeBigInt, decodeInt, decodeUtf8 } from "./_decode.ts";
+import { decodeBigInt, decodeInt, decodeUtf8 } from "./_engine/decode.ts";
 import { GET_EACH_MAX } from "./_drivers/commands.ts";
 import type { Driver } from "./_drivers/driver.ts";
-import { stringifyExactly } from "./_json.ts";
-import { LatencyHistogram } from "./_latency.ts";
-import { tryLock, unlock } from "./_lock.ts";
+import { stringifyExactly } from "./_engine/json.ts";
+import { LatencyHistogram } from "./_engine/latency.ts";
+import { tryLock, unlock } from "./_engine/lock.ts";
 import { redact } from "./_drivers/redact.ts";
 import { openConnection, planConnection } from "./_drivers/open.ts";
 import { groupBySlot } from "./_drivers/key_slot.ts";
 import { LocalLayer } from "./_l1/local_layer.ts";
-import { ReplicaWaiter } from "./_replica_wait.ts";
+import { ReplicaWaiter } from "./_engine/replicas.ts";
 import {
   lacksScript,
   RECORDED_STORE_MAX,
@@ -51,7 +51,7 @@ import {
   escapeGlob,
   MAX_KEY_LENGTH,
   toBytes,
-} from "./_validate.ts";
+} from "./_engine/validate.ts";
 import {
   CacheError,
   CommandError,

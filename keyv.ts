@@ -24,8 +24,13 @@
  */
 
 import { EventEmitter } from "node:events";
-import { internalsOf } from "./_cache_internal.ts";
-import { checkKey, checkTtl, encodeValue, escapeGlob } from "./_validate.ts";
+import { internalsOf } from "./_engine/handle.ts";
+import {
+  checkKey,
+  checkTtl,
+  encodeValue,
+  escapeGlob,
+} from "./_engine/validate.ts";
 import type { Cache } from "./cache.ts";
 import type { RedisArgument } from "./redis_client.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { internalsOf } from "./_cache_internal.ts";
+import { internalsOf } from "./_engine/handle.ts";
 import { recordedName } from "./_history/call_history.ts";
 import type { Cache } from "./cache.ts";
 

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { internalsOf } from "./_cache_internal.ts";
-import { decodeUtf8 } from "./_decode.ts";
+import { internalsOf } from "./_engine/handle.ts";
+import { decodeUtf8 } from "./_engine/decode.ts";
 import { Cache } from "./cache.ts";
 
 /** Options for {@linkcode getPage}. */

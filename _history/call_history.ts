@@ -2,7 +2,7 @@
 // the Python-style qualified name, pipelining the bookkeeping with the call,
 // and encoding inputs and outputs as redis-py would.
 
-import { internalsOf } from "../_cache_internal.ts";
+import { internalsOf } from "../_engine/handle.ts";
 import { isPlainObject, pyRepr, pyTupleReprBytes } from "./py_repr.ts";
 import type { HistoryWrites } from "./writes.ts";
 import type { RedisArgument } from "../redis_client.ts";

@@ -1,7 +1,7 @@
 // Conversions of stored bytes that behave as the Python original's do, so a
 // value written by either side reads back the same on the other.
 
-import { DecodeError } from "./errors.ts";
+import { DecodeError } from "../errors.ts";
 
 // `ignoreBOM: true` keeps a leading U+FEFF, as Python's bytes.decode("utf-8")
 // does; `fatal: true` throws instead of inserting U+FFFD.

@@ -1,7 +1,7 @@
 // Argument checks shared by every method: they run before anything is sent,
 // so bad input is a TypeError or RangeError and writes nothing.
 
-import type { RedisArgument } from "./redis_client.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 /** setTimeout fires at once for delays beyond a signed 32-bit integer. */
 const MAX_TIMEOUT = 2 ** 31 - 1;

@@ -1,7 +1,7 @@
 // Walks the keys matching a pattern with SCAN, a batch at a time, so that
 // clearing a namespace never blocks the server the way KEYS would.
 
-import type { RedisArgument } from "./redis_client.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 const SCAN_COUNT = 1_000;
 

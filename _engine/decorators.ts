@@ -3,7 +3,7 @@
 // cache internals, which name the `Telemetry` type, and an import back from
 // `_telemetry.ts` would make the two a cycle.
 
-import { findInternals } from "./_cache_internal.ts";
+import { findInternals } from "./handle.ts";
 
 /**
  * A method decorator: runs the method inside `Telemetry.run` when the cache

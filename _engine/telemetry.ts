@@ -2,7 +2,7 @@
 // semantic conventions for database client calls (db.system.name,
 // db.operation.name, server.address, db.client.operation.duration in s).
 
-import type { MeterLike, TelemetryOption, TracerLike } from "./telemetry.ts";
+import type { MeterLike, TelemetryOption, TracerLike } from "../telemetry.ts";
 
 const SPAN_KIND_CLIENT = 2;
 const STATUS_ERROR = 2;

@@ -2,7 +2,7 @@
 // (compare the token, then delete, atomically in a script), and expiring by
 // itself if the holder dies.
 
-import type { RedisArgument } from "./redis_client.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 type Send = (args: readonly RedisArgument[]) => Promise<unknown>;
 

@@ -2,9 +2,9 @@
 // kept out of its public surface: `Cache.connect` registers each instance
 // here, and only modules of this package look it up.
 
-import type { HistoryWrites } from "./_history/writes.ts";
-import type { Telemetry } from "./_telemetry.ts";
-import type { RedisArgument } from "./redis_client.ts";
+import type { HistoryWrites } from "../_history/writes.ts";
+import type { Telemetry } from "./telemetry.ts";
+import type { RedisArgument } from "../redis_client.ts";
 
 /** The parts of a connected cache that sibling modules may use. */
 export interface CacheInternals {

@@ -8,9 +8,9 @@
 // connection per tick, sent after that tick's writes, covers them all and
 // keeps at most one batch's wait in front of the next command.
 
-import type { Driver } from "./_drivers/driver.ts";
-import { keySlot } from "./_drivers/key_slot.ts";
-import { ReplicationError } from "./errors.ts";
+import type { Driver } from "../_drivers/driver.ts";
+import { keySlot } from "../_drivers/key_slot.ts";
+import { ReplicationError } from "../errors.ts";
 
 interface Batch {
   replicas: number;
