@@ -1,13 +1,14 @@
-// What the decorators and helpers beside `Cache` need from a cache instance,
-// kept out of its public surface: `Cache.connect` registers each instance
-// here, and only modules of this package look it up.
+// What the modules beside `Cache` (keyv.ts, web.ts, replay.ts, and the
+// decorators) use of a connected cache, kept out of its public surface:
+// `Cache.connect` attaches each cache's engine here, and only modules of
+// this package look it up.
 
 import type { HistoryWrites } from "../_history/writes.ts";
-import type { Telemetry } from "./telemetry.ts";
 import type { RedisArgument } from "../redis_client.ts";
+import type { Telemetry } from "./telemetry.ts";
 
-/** The parts of a connected cache that sibling modules may use. */
-export interface CacheInternals {
+/** The parts of a connected cache's engine that sibling modules may use. */
+export interface EngineHandle {
   /** Sends one command within the cache's timeout; bulk strings come back as text. */
   send(args: readonly RedisArgument[]): Promise<unknown>;
   /** `GET` of a key as given (no prefix added), binary-safe, within the timeout. */
@@ -24,23 +25,23 @@ export interface CacheInternals {
   readonly prefix: string;
 }
 
-const registry = new WeakMap<object, CacheInternals>();
+const engines = new WeakMap<object, EngineHandle>();
 
-/** Records the internals of a newly connected cache. */
-export function registerCache(cache: object, internals: CacheInternals): void {
-  registry.set(cache, internals);
+/** Records the engine of a newly connected cache. */
+export function attachEngine(cache: object, engine: EngineHandle): void {
+  engines.set(cache, engine);
 }
 
-/** The internals of `cache`, if it is a connected `Cache`. */
-export function findInternals(cache: object): CacheInternals | undefined {
-  return registry.get(cache);
+/** The engine of `cache`, if it is a connected `Cache`. */
+export function findEngine(cache: object): EngineHandle | undefined {
+  return engines.get(cache);
 }
 
-/** The internals of `cache`, or a `TypeError` if it is not a connected `Cache`. */
-export function internalsOf(cache: object): CacheInternals {
-  const internals = registry.get(cache);
-  if (internals === undefined) {
+/** The engine of `cache`, or a `TypeError` if it is not a connected `Cache`. */
+export function engineOf(cache: object): EngineHandle {
+  const engine = engines.get(cache);
+  if (engine === undefined) {
     throw new TypeError("expected a Cache made by Cache.connect()");
   }
-  return internals;
+  return engine;
 }

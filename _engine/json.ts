@@ -2,7 +2,20 @@
 // (NaN → null, a Date → a string, a Map → {}, undefined → dropped) are
 // refused instead, with the path to the offending value.
 
+import { DecodeError } from "../errors.ts";
+import { decodeUtf8 } from "./decode.ts";
+
 const MAX_DEPTH = 1_000;
+
+/** The JSON value in `bytes`, or a {@linkcode DecodeError} naming `key`. */
+export function parseJson<T>(key: string, bytes: Uint8Array): T {
+  const text = decodeUtf8(key, bytes);
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new DecodeError(key, "is not valid JSON", { cause: error });
+  }
+}
 
 /** `JSON.stringify(value)`, or a `TypeError` naming what would not round-trip. */
 export function stringifyExactly(value: unknown): string {

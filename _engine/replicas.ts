@@ -9,8 +9,10 @@
 // keeps at most one batch's wait in front of the next command.
 
 import type { Driver } from "../_drivers/driver.ts";
-import { keySlot } from "../_drivers/key_slot.ts";
+import { groupBySlot, keySlot } from "../_drivers/key_slot.ts";
+import type { CallOptions } from "../cache_options.ts";
 import { ReplicationError } from "../errors.ts";
+import type { Settings } from "./settings.ts";
 
 interface Batch {
   replicas: number;
@@ -61,5 +63,40 @@ export class ReplicaWaiter {
         throw new ReplicationError(acknowledged, replicas);
       }
     });
+  }
+}
+
+/** A cache's writes that wait for replicas. */
+export class Replicas {
+  readonly #waiter = new ReplicaWaiter();
+  readonly #settings: Settings;
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+  }
+
+  // On each node the keys live on, in a cluster.
+  /**
+   * `written`, then (when `replicas` are asked for) WAIT on the same
+   * connection in the same round trip.
+   */
+  after(
+    driver: Driver,
+    written: Promise<unknown>,
+    keys: readonly string[],
+    replicas: number,
+    call: CallOptions,
+  ): Promise<unknown> {
+    if (replicas === 0) return written;
+    // Half the command's bound, so WAIT answers before the call times out.
+    const timeout = this.#settings.timeoutFor(call);
+    const wait = Math.max(1, Math.floor(timeout / 2));
+    const routes = driver.cluster === undefined
+      ? [keys[0]]
+      : groupBySlot(keys).map(([first]) => keys[first]);
+    return Promise.all([
+      written,
+      ...routes.map((key) => this.#waiter.after(driver, key, replicas, wait)),
+    ]);
   }
 }

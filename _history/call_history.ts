@@ -1,8 +1,8 @@
-// The machinery behind the `countCalls` and `callHistory` decorators: finding
-// the Python-style qualified name, pipelining the bookkeeping with the call,
-// and encoding inputs and outputs as redis-py would.
+// The Python call history as redis-py keeps it: the counter and the input
+// and output lists of a call, the Python-style qualified name of a method,
+// and inputs and outputs encoded as redis-py would. The decorators that
+// apply it to a cache's methods are in `_engine/decorators.ts`.
 
-import { internalsOf } from "../_engine/handle.ts";
 import { isPlainObject, pyRepr, pyTupleReprBytes } from "./py_repr.ts";
 import type { HistoryWrites } from "./writes.ts";
 import type { RedisArgument } from "../redis_client.ts";
@@ -21,65 +21,6 @@ export type Decorator = <This extends object, Args extends unknown[], Return>(
   method: AsyncMethod<This, Args, Return>,
   context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, Return>>,
 ) => AsyncMethod<This, Args, Return>;
-
-/**
- * The scaffolding both decorators share: find the cache and the key, skip
- * everything when the cache keeps no history, else let `keep` write its
- * bookkeeping around the call.
- */
-function bookkeeping(
-  fixedName: string | undefined,
-  keep: <R>(
-    writes: HistoryWrites,
-    key: string,
-    args: unknown[],
-    call: () => Promise<R>,
-  ) => Promise<R>,
-): Decorator {
-  return (method, context) => {
-    const name = methodName(context);
-    // Not async: without history the call goes straight through, adding no
-    // promise and no microtask turn to it.
-    const wrapper: typeof method = function (...args) {
-      let internals;
-      try {
-        internals = internalsOf(this);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (!internals.history) return invoke(method, this, args);
-      const key = internals.prefix +
-        (fixedName ?? qualifiedName(this, wrapper, name));
-      return keep(
-        internals.historyWrites,
-        key,
-        args,
-        () => invoke(method, this, args),
-      );
-    };
-    remember(wrapper, method, fixedName);
-    return wrapper;
-  };
-}
-
-/**
- * `countCalls` with a fixed qualified name, for methods whose Redis keys must
- * not depend on the class name a bundler may rename (`Cache.store`).
- */
-export function countCallsAs(fixedName: string | undefined): Decorator {
-  return bookkeeping(
-    fixedName,
-    (writes, key, _args, call) => countCall(writes, key, call),
-  );
-}
-
-/** `callHistory` with a fixed qualified name; see {@linkcode countCallsAs}. */
-export function callHistoryAs(fixedName: string | undefined): Decorator {
-  return bookkeeping(
-    fixedName,
-    (writes, key, args, call) => recordCall(writes, key, callInput(args), call),
-  );
-}
 
 /**
  * Marks a method that keeps its own Python history under `fixedName`, so
@@ -134,7 +75,8 @@ const wrapped = new WeakMap<
 >();
 const qualifiedNames = new WeakMap<object, string>();
 
-function remember(
+/** Notes that `wrapper` wraps `inner` under `fixedName`, for {@linkcode recordedName}. */
+export function remember(
   wrapper: object,
   inner: object | undefined,
   fixedName: string | undefined,
@@ -142,7 +84,8 @@ function remember(
   wrapped.set(wrapper, { inner, fixedName });
 }
 
-function methodName(
+/** The decorated method's name; only public instance methods with string names. */
+export function methodName(
   context: { static: boolean; private: boolean; name: string | symbol },
 ): string {
   if (context.static || context.private || typeof context.name !== "string") {
@@ -157,7 +100,7 @@ function methodName(
  * The `Class.method` name Python's `__qualname__` gives: the class whose
  * prototype holds the decorated method, found once per wrapper.
  */
-function qualifiedName(
+export function qualifiedName(
   instance: object,
   wrapper: object,
   name: string,
@@ -242,7 +185,8 @@ function encodeOutput(output: unknown): RedisArgument {
     : pyRepr(output);
 }
 
-function invoke<This, Args extends unknown[], Return>(
+/** Calls `method`, a synchronous throw becoming a rejection. */
+export function invoke<This, Args extends unknown[], Return>(
   method: (this: This, ...args: Args) => Promise<Return>,
   self: This,
   args: Args,
