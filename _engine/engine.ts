@@ -53,9 +53,7 @@ export class Engine implements EngineHandle {
       ? undefined
       : new LocalLayer(settings.l1.maxEntries, settings.l1.maxBytes);
     this.local = local;
-    if (local !== undefined) {
-      driver.watchInvalidations?.((key) => local.invalidate(key));
-    }
+    local?.follow(driver);
     this.historyWrites = new HistoryWrites(
       (args) => this.send(args),
       settings.coalesce,

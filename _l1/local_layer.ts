@@ -10,6 +10,8 @@
 // invalidation push is handled as soon as it is parsed, while the reply
 // resumes the reader only a microtask later.
 
+import type { Driver } from "../_drivers/driver.ts";
+
 const SLAB_SIZE = 64 * 1024;
 
 interface Entry {
@@ -52,6 +54,11 @@ export class LocalLayer {
   constructor(maxEntries: number, maxBytes: number) {
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
+  }
+
+  /** Drops each key `driver`'s connection hears has changed, and everything when told to. */
+  follow(driver: Driver): void {
+    driver.watchInvalidations?.((key) => this.invalidate(key));
   }
 
   /**
