@@ -1,6 +1,7 @@
 // Part of `deno task check`: fails when the project's own modules import
-// each other in a cycle or against the flow of the layers (RANKS), or when a
-// published source file is over MAX_LINES long.
+// each other in a cycle or against the flow of the layers (RANKS), when a
+// published source file is over MAX_LINES long, or when the README's Layout
+// section names a file that is not there or leaves out a private folder.
 //
 // The import graph comes from `deno info --json` of each public entry, so
 // type-only imports and dynamic imports count as edges too: a type cycle is
@@ -190,6 +191,44 @@ export function sourceSizes(folder = ""): Map<string, number> {
   return sizes;
 }
 
+/**
+ * What the README's Layout section names that the tree does not have, and
+ * the private folders of the tree it does not name: the block of text under
+ * `## Layout`, whose indented lines name files of the folder above them.
+ */
+export function layoutDrift(readme: string): string[] {
+  const block = /^## Layout\n+```text\n([\s\S]*?)\n```/m.exec(readme)?.[1];
+  if (block === undefined) return ["README.md has no ## Layout block"];
+  const problems: string[] = [];
+  const named = new Set<string>();
+  let folder = "";
+  for (const line of block.split("\n")) {
+    const indented = line.startsWith("  ");
+    // The names come before the description, which starts after two spaces.
+    const names = line.trim().split(/\s{2,}/)[0].split(/\s+/);
+    for (const name of names) {
+      if (!/^[\w.]+(\.ts|\/)$/.test(name)) continue;
+      if (!indented && name.endsWith("/")) folder = name;
+      const path = indented ? folder + name : name;
+      named.add(path);
+      try {
+        Deno.statSync(rootPath + path);
+      } catch {
+        problems.push(`README's Layout names ${path}, which does not exist`);
+      }
+    }
+  }
+  for (const entry of Deno.readDirSync(rootPath)) {
+    if (
+      entry.isDirectory && entry.name.startsWith("_") &&
+      !named.has(`${entry.name}/`)
+    ) {
+      problems.push(`README's Layout does not name ${entry.name}/`);
+    }
+  }
+  return problems;
+}
+
 if (import.meta.main) {
   const config = JSON.parse(Deno.readTextFileSync(`${rootPath}deno.json`));
   const entries = Object.values(config.exports as Record<string, string>);
@@ -207,6 +246,7 @@ if (import.meta.main) {
       }
     }
   }
+  problems.push(...layoutDrift(Deno.readTextFileSync(`${rootPath}README.md`)));
   for (const [file, lines] of sourceSizes()) {
     if (lines > MAX_LINES && !(file in OVERSIZED)) {
       problems.push(`${file} has ${lines} lines, more than ${MAX_LINES}`);
@@ -220,7 +260,7 @@ if (import.meta.main) {
     `, ${file} allowed over it for now: ${why}`
   ).join("");
   console.log(
-    `layout: ${graph.size} modules, imports flow down, no cycle, no ${
+    `layout: ${graph.size} modules, imports flow down, no cycle, README's Layout matches the tree, no ${
       allowed === "" ? "" : "other "
     }source file over ${MAX_LINES} lines${allowed}`,
   );
