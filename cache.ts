@@ -574,12 +574,12 @@ export class Cache implements AsyncDisposable {
    * ```
    */
   stats(): CacheStats {
-    return this.#engine.stats.snapshot(this.#engine.local);
+    return this.#engine.stats.snapshot(this.#engine.l1);
   }
 
   /** Sets every counter of {@linkcode Cache.stats} back to zero. */
   resetStats(): void {
-    this.#engine.stats.reset(this.#engine.local);
+    this.#engine.stats.reset(this.#engine.l1);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Driver } from "../_drivers/driver.ts";
 import { openConnection } from "../_drivers/open.ts";
 import { StoreHistory } from "../_history/store_history.ts";
 import { HistoryWrites } from "../_history/writes.ts";
-import { LocalLayer } from "../_l1/local_layer.ts";
+import { L1 } from "../_l1/l1.ts";
 import type { CacheOptions } from "../cache_options.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { EngineHandle } from "./handle.ts";
@@ -28,7 +28,7 @@ export class Engine implements EngineHandle {
   readonly runner: Runner;
   readonly stats = new Stats();
   /** The in-process layer, when `l1` is on. */
-  readonly local: LocalLayer | undefined;
+  readonly l1: L1 | undefined;
   readonly reads: Reads;
   readonly writes: Writes;
   readonly readThrough: ReadThrough;
@@ -49,22 +49,22 @@ export class Engine implements EngineHandle {
     this.telemetry = telemetry;
     const runner = new Runner(settings, this.stats, driver);
     this.runner = runner;
-    const local = settings.l1 === undefined
+    const l1 = settings.l1 === undefined
       ? undefined
-      : new LocalLayer(settings.l1.maxEntries, settings.l1.maxBytes);
-    this.local = local;
-    local?.follow(driver);
+      : new L1(settings.l1.maxEntries, settings.l1.maxBytes);
+    this.l1 = l1;
+    l1?.follow(driver);
     this.historyWrites = new HistoryWrites(
       (args) => this.send(args),
       settings.coalesce,
     );
-    this.reads = new Reads(settings, runner, this.stats, local);
+    this.reads = new Reads(settings, runner, this.stats, l1);
     this.writes = new Writes(
       settings,
       runner,
       this.stats,
       new Replicas(settings),
-      local,
+      l1,
       new StoreHistory(this.historyWrites, settings.historyKeys),
     );
     this.readThrough = new ReadThrough(
@@ -73,7 +73,7 @@ export class Engine implements EngineHandle {
       this.stats,
       this.writes,
     );
-    this.keyspace = new Keyspace(settings, runner, local);
+    this.keyspace = new Keyspace(settings, runner, l1);
   }
 
   /** Sends one command within the cache's timeout; bulk strings come back as text. */
@@ -105,7 +105,7 @@ export class Engine implements EngineHandle {
   /** Releases the connection, if the cache opened it; calls from now on fail. */
   async close(): Promise<void> {
     const driver = this.runner.detach();
-    this.local?.invalidate(null);
+    this.l1?.invalidate(null);
     await driver?.close();
   }
 }

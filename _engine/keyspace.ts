@@ -1,7 +1,7 @@
 // The keys as a whole: delete, their expiry, and walking them with SCAN
 // (every primary in a cluster) to clear a namespace.
 
-import type { LocalLayer } from "../_l1/local_layer.ts";
+import type { L1 } from "../_l1/l1.ts";
 import type { CallOptions } from "../cache_options.ts";
 import type { Runner } from "./runner.ts";
 import { scanKeys } from "./scan.ts";
@@ -11,17 +11,17 @@ import { checkKey, checkOptions, checkTtl, escapeGlob } from "./validate.ts";
 /** One cache's keys. */
 export class Keyspace {
   readonly #runner: Runner;
-  readonly #local: LocalLayer | undefined;
+  readonly #l1: L1 | undefined;
   readonly #prefix: string;
   readonly #namespace: string | undefined;
 
   constructor(
     settings: Settings,
     runner: Runner,
-    local: LocalLayer | undefined,
+    l1: L1 | undefined,
   ) {
     this.#runner = runner;
-    this.#local = local;
+    this.#l1 = l1;
     this.#prefix = settings.prefix;
     this.#namespace = settings.namespace;
   }
@@ -38,7 +38,7 @@ export class Keyspace {
         : keysAndOptions) as unknown[];
     const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
     if (redisKeys.length === 0) return 0;
-    for (const redisKey of redisKeys) this.#local?.invalidate(redisKey);
+    for (const redisKey of redisKeys) this.#l1?.invalidate(redisKey);
     const reply = await this.#runner.run(
       "UNLINK",
       (driver) => driver.send(["UNLINK", ...redisKeys]),
@@ -68,7 +68,7 @@ export class Keyspace {
   ): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const ms = checkTtl("ttl", ttl);
-    this.#local?.invalidate(redisKey);
+    this.#l1?.invalidate(redisKey);
     const reply = await this.#runner.run(
       "PEXPIRE",
       (driver) => driver.send(["PEXPIRE", redisKey, String(ms)]),
@@ -80,7 +80,7 @@ export class Keyspace {
   /** `Cache.clear`: the namespace's keys, or without one the database. */
   async clear(options?: CallOptions): Promise<void> {
     const call = checkOptions(options);
-    this.#local?.invalidate(null);
+    this.#l1?.invalidate(null);
     if (this.#namespace === undefined) {
       // In a cluster, node-redis sends FLUSHDB to every primary.
       await this.#runner.run(

@@ -5,7 +5,7 @@
 import { GET_EACH_MAX } from "../_drivers/commands.ts";
 import type { Driver } from "../_drivers/driver.ts";
 import { redact } from "../_drivers/redact.ts";
-import type { LocalLayer } from "../_l1/local_layer.ts";
+import type { L1 } from "../_l1/l1.ts";
 import type {
   CallOptions,
   GetOptions,
@@ -32,7 +32,7 @@ export class Reads {
   readonly #settings: Settings;
   readonly #runner: Runner;
   readonly #stats: Stats;
-  readonly #local: LocalLayer | undefined;
+  readonly #l1: L1 | undefined;
   readonly #prefix: string;
   readonly #coalescer: Coalescer<string, Uint8Array | null> | undefined;
   #batchReads = true;
@@ -41,12 +41,12 @@ export class Reads {
     settings: Settings,
     runner: Runner,
     stats: Stats,
-    local: LocalLayer | undefined,
+    l1: L1 | undefined,
   ) {
     this.#settings = settings;
     this.#runner = runner;
     this.#stats = stats;
-    this.#local = local;
+    this.#l1 = l1;
     this.#prefix = settings.prefix;
     this.#coalescer = settings.coalesce
       ? new Coalescer<string, Uint8Array | null>(
@@ -79,11 +79,11 @@ export class Reads {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
     const touch = this.#settings.touchFor(call);
-    const local = this.#local;
-    if (local !== undefined) {
-      if (touch !== undefined) local.invalidate(redisKey);
+    const l1 = this.#l1;
+    if (l1 !== undefined) {
+      if (touch !== undefined) l1.invalidate(redisKey);
       else {
-        const held = local.get(redisKey);
+        const held = l1.get(redisKey);
         if (held !== undefined) {
           this.#stats.hits++;
           return fn === undefined ? held : await this.#runner.decode(fn, held);
@@ -100,8 +100,8 @@ export class Reads {
     const policy = this.#settings.policyFor(call);
     const bytes = await orFallback(
       policy,
-      local !== undefined && touch === undefined
-        ? this.#fill(local, redisKey, call)
+      l1 !== undefined && touch === undefined
+        ? this.#fill(l1, redisKey, call)
         : coalescer === undefined
         ? this.#runner.run(
           touch === undefined ? "GET" : "GETEX",
@@ -174,13 +174,13 @@ export class Reads {
   }
 
   // A read that missed the in-process layer: GET and PTTL in one round
-  // trip, so the local copy expires when the key does.
+  // trip, so the copy in the L1 expires when the key does.
   #fill(
-    local: LocalLayer,
+    l1: L1,
     redisKey: string,
     call: CallOptions,
   ): Promise<Uint8Array | null> {
-    const ticket = local.ticket(redisKey);
+    const ticket = l1.ticket(redisKey);
     return this.#runner.run(
       "GET",
       (driver) =>
@@ -192,7 +192,7 @@ export class Reads {
     ).then(([bytes, pttl]) => {
       if (bytes !== null && this.#runner.driver?.connected) {
         const ttl = Number(pttl);
-        local.fill(redisKey, ticket, bytes, ttl >= 0 ? ttl : undefined);
+        l1.fill(redisKey, ticket, bytes, ttl >= 0 ? ttl : undefined);
       }
       return bytes;
     });

@@ -2,7 +2,7 @@
 // last `resetStats()`. The fields are plain numbers that the read and write
 // paths add to directly: a method call per hit would cost more than the sum.
 
-import type { LocalLayer } from "../_l1/local_layer.ts";
+import type { L1 } from "../_l1/l1.ts";
 import type { CacheStats } from "../cache_options.ts";
 import { LatencyHistogram } from "./latency.ts";
 
@@ -16,7 +16,7 @@ export class Stats {
   readonly latency = new LatencyHistogram();
 
   /** A snapshot, with the in-process layer's own counters when it is on. */
-  snapshot(l1: LocalLayer | undefined): CacheStats {
+  snapshot(l1: L1 | undefined): CacheStats {
     return {
       hits: this.hits,
       misses: this.misses,
@@ -31,7 +31,7 @@ export class Stats {
   }
 
   /** Sets every counter back to zero, the in-process layer's too. */
-  reset(l1: LocalLayer | undefined): void {
+  reset(l1: L1 | undefined): void {
     this.hits =
       this.misses =
       this.stores =

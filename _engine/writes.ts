@@ -17,7 +17,7 @@ import {
   type StoreHistory,
 } from "../_history/store_history.ts";
 import { redact } from "../_drivers/redact.ts";
-import type { LocalLayer } from "../_l1/local_layer.ts";
+import type { L1 } from "../_l1/l1.ts";
 import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
 import { CacheError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
@@ -60,7 +60,7 @@ export class Writes {
   readonly #runner: Runner;
   readonly #stats: Stats;
   readonly #replicas: Replicas;
-  readonly #local: LocalLayer | undefined;
+  readonly #l1: L1 | undefined;
   readonly #history: StoreHistory;
   readonly #prefix: string;
   readonly #batch: Coalescer<PendingWrite, unknown> | undefined;
@@ -70,14 +70,14 @@ export class Writes {
     runner: Runner,
     stats: Stats,
     replicas: Replicas,
-    local: LocalLayer | undefined,
+    l1: L1 | undefined,
     history: StoreHistory,
   ) {
     this.#settings = settings;
     this.#runner = runner;
     this.#stats = stats;
     this.#replicas = replicas;
-    this.#local = local;
+    this.#l1 = l1;
     this.#history = history;
     this.#prefix = settings.prefix;
     this.#batch = settings.coalesce
@@ -173,7 +173,7 @@ export class Writes {
     call: StoreOptions,
     record?: StoreRecord,
   ): Promise<void> {
-    this.#local?.invalidate(redisKey);
+    this.#l1?.invalidate(redisKey);
     const batch = replicas === 0 && this.#settings.sharesBatch(call) &&
         this.#runner.driver?.connected !== false
       ? this.#batch

@@ -22,8 +22,8 @@ interface Entry {
   used: boolean;
 }
 
-/** Counters of {@linkcode LocalLayer}. */
-export interface LocalLayerStats {
+/** Counters of {@linkcode L1}. */
+export interface L1Stats {
   /** Reads answered from process memory. */
   hits: number;
   /** Values held now. */
@@ -39,7 +39,7 @@ export interface LocalLayerStats {
  * every hit; an entry up for eviction that was read since gets a second
  * chance at the back instead.
  */
-export class LocalLayer {
+export class L1 {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   // Map order is the clock's order: oldest chance first.
@@ -150,7 +150,7 @@ export class LocalLayer {
   }
 
   /** A snapshot of the counters. */
-  stats(): LocalLayerStats {
+  stats(): L1Stats {
     return {
       hits: this.#hits,
       entries: this.#entries.size,
