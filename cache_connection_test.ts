@@ -14,7 +14,7 @@ import {
   runtime,
   skipBecause,
   startRedisServer,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const server = await startRedisServer({

@@ -12,7 +12,7 @@ import {
   startCountingProxy,
   testdataCommand,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -16,9 +16,14 @@ import {
   connectRaw,
   type CountingProxy,
   redisForThisFile,
+  skipBecause,
   startCountingProxy,
-} from "./_test_util.ts";
-import { driverCases } from "./_test_drivers.ts";
+} from "./_testing/util.ts";
+import {
+  connectDbRedis,
+  dbRedisMissing,
+  driverCases,
+} from "./_testing/drivers.ts";
 
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -360,6 +365,34 @@ for (const driver of driverCases) {
   });
 }
 
+// With DB_REDIS_MODULE set, the whole suite above also runs on @db/redis.
+test(
+  "an @db/redis client is recognised as one, reads values byte for byte, and stays open when the cache closes",
+  {
+    skip: skipBecause(import.meta.url, dbRedisMissing),
+  },
+  async () => {
+    const client = await connectDbRedis(server);
+    try {
+      const cache = await Cache.connect({ client, flush: false });
+      const bytes = allByteValues();
+      const key = await cache.store(bytes);
+      assert.deepEqual(await raw.getBytes(key), bytes, "bytes in Redis");
+      assert.deepEqual(await cache.get(key), bytes, "bytes read back");
+      assert.deepEqual(await cache.getMany([key, "missing"]), [bytes, null]);
+      await raw.send("RPUSH", "a-list", "x");
+      await assert.rejects(
+        cache.get("a-list"),
+        (error) => error instanceof CommandError && error.code === "WRONGTYPE",
+      );
+      await cache.close();
+      assert.equal(client.isConnected, true, "the user's client is left open");
+    } finally {
+      client.close();
+    }
+  },
+);
+
 test("flush defaults to true and clears the database, flush: false keeps it", async () => {
   await raw.send("SET", "keep-or-flush", "x");
   await (await Cache.connect({ url: server.url(), flush: false })).close();
@@ -546,7 +579,7 @@ test("connect validates its options before connecting", async () => {
 });
 
 test("a refused connection rejects promptly with a ConnectionError", async () => {
-  const { freePort } = await import("./_test_util.ts");
+  const { freePort } = await import("./_testing/util.ts");
   const port = await freePort();
   const started = Date.now();
   const error = await Cache.connect({ url: `redis://127.0.0.1:${port}` }).catch(

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { callHistoryAs, countCallsAs } from "./_call_history.ts";
+import { callHistoryAs, countCallsAs } from "./_engine/decorators.ts";
 import type { Cache } from "./cache.ts";
 
 /** An async method of a {@linkcode Cache} (or subclass) that a decorator can wrap. */

@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls } from "./mod.ts";
-import { pyFloatRepr, pyTupleRepr } from "./_py_repr.ts";
-import { redisForThisFile, startCountingProxy } from "./_test_util.ts";
+import { pyFloatRepr, pyTupleRepr } from "./_history/py_repr.ts";
+import { redisForThisFile, startCountingProxy } from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -6,16 +6,16 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
-import { startCluster } from "./_test_cluster.ts";
+import { startCluster } from "./_testing/cluster.ts";
 import {
   connectRaw,
   type RawClient,
   recordFigures,
   runtime,
   waitFor,
-} from "./_test_util.ts";
-import { checkFailover, failoverFigures } from "./_test_failover.ts";
-import { keySlot } from "./_key_slot.ts";
+} from "./_testing/util.ts";
+import { checkFailover, failoverFigures } from "./_testing/failover.ts";
+import { keySlot } from "./_drivers/key_slot.ts";
 
 const cluster = await startCluster();
 const rootNodes = cluster.rootNodes.map(({ url }) => url);

@@ -24,8 +24,13 @@
  */
 
 import { EventEmitter } from "node:events";
-import { internalsOf } from "./_cache_internal.ts";
-import { checkKey, checkTtl, encodeValue, escapeGlob } from "./_validate.ts";
+import { engineOf } from "./_engine/handle.ts";
+import {
+  checkKey,
+  checkTtl,
+  encodeValue,
+  escapeGlob,
+} from "./_engine/validate.ts";
 import type { Cache } from "./cache.ts";
 import type { RedisArgument } from "./redis_client.ts";
 
@@ -55,7 +60,7 @@ export class KeyvStore extends EventEmitter {
    */
   constructor(cache: Cache) {
     super();
-    internalsOf(cache);
+    engineOf(cache);
     this.#cache = cache;
     this.opts = { dialect: "redis", url: "redis://" };
   }
@@ -183,7 +188,7 @@ export class KeyvStore extends EventEmitter {
   async *iterator(
     namespace?: string,
   ): AsyncGenerator<[string, KeyvStoredValue | undefined], void> {
-    const { prefix } = internalsOf(this.#cache);
+    const { prefix } = engineOf(this.#cache);
     for await (const keys of this.#scan(namespace)) {
       const bare = keys.map((key) => key.slice(prefix.length));
       const values = await this.getMany(bare);
@@ -197,18 +202,18 @@ export class KeyvStore extends EventEmitter {
   }
 
   #key(key: string): string {
-    return internalsOf(this.#cache).prefix + checkKey(key);
+    return engineOf(this.#cache).prefix + checkKey(key);
   }
 
   #send(args: readonly RedisArgument[]): Promise<unknown> {
-    return internalsOf(this.#cache).send(args);
+    return engineOf(this.#cache).send(args);
   }
 
   // Batches of full Redis keys under the cache's prefix and `namespace:`.
   async *#scan(namespace: string | undefined): AsyncGenerator<string[]> {
-    const { prefix, scan } = internalsOf(this.#cache);
-    yield* scan(
-      `${escapeGlob(prefix)}${
+    const engine = engineOf(this.#cache);
+    yield* engine.scan(
+      `${escapeGlob(engine.prefix)}${
         namespace === undefined ? "" : `${escapeGlob(namespace)}:`
       }*`,
     );

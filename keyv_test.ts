@@ -11,7 +11,7 @@ import {
   runtime,
   startCountingProxy,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

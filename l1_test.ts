@@ -21,7 +21,7 @@ import {
   startRedisServer,
   testdataCommand,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 const WAIT = 5_000;

@@ -7,14 +7,14 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Cache, replay } from "./mod.ts";
 import { getPage } from "./web.ts";
-import { pyTupleRepr } from "./_py_repr.ts";
+import { pyTupleRepr } from "./_history/py_repr.ts";
 import {
   findPython,
   runChild,
   skipBecause,
   startPageServer,
   startRedisServer,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const python = await findPython("import redis");
 // One call per test, so that the run's summary counts each skip.

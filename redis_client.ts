@@ -91,11 +91,38 @@ export interface BunLikeRedisClient {
   send(command: string, args: RedisArgument[]): Promise<unknown>;
 }
 
+/**
+ * An `@db/redis` client (denodrivers/redis, `connect()` from
+ * `jsr:@db/redis`): the cache asks its `sendCommand` for `Uint8Array`
+ * replies when it reads values, so they come back byte for byte. It is told
+ * apart from other `sendCommand` clients by its `isConnected` and `isClosed`.
+ */
+export interface DbRedisLikeClient {
+  /**
+   * Sends a command.
+   *
+   * @param command The command name.
+   * @param args Its arguments.
+   * @param options `returnUint8Arrays: true` for bulk strings as bytes.
+   * @returns The reply.
+   */
+  sendCommand(
+    command: string,
+    args?: RedisArgument[],
+    options?: { returnUint8Arrays?: boolean },
+  ): Promise<unknown>;
+  /** Whether the connection is up. */
+  readonly isConnected: boolean;
+  /** Whether the client was closed. */
+  readonly isClosed: boolean;
+}
+
 /** Any client that {@linkcode Cache.connect} can use in place of a URL. */
 export type RedisClientLike =
   | RedisCommandClient
   | IoRedisLikeClient
-  | BunLikeRedisClient;
+  | BunLikeRedisClient
+  | DbRedisLikeClient;
 
 /**
  * TLS settings for `rediss://` connections: a private CA, a client

@@ -31,7 +31,7 @@ import {
   redisForThisFile,
   startRedisServer,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile({
   args: ["--enable-debug-command", "yes"],

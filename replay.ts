@@ -6,8 +6,8 @@
  * @module
  */
 
-import { internalsOf } from "./_cache_internal.ts";
-import { recordedName } from "./_call_history.ts";
+import { engineOf } from "./_engine/handle.ts";
+import { recordedName } from "./_history/call_history.ts";
 import type { Cache } from "./cache.ts";
 
 /** Options for {@linkcode replay}. */
@@ -62,13 +62,13 @@ export async function replay(
   }
   const log = options.log ?? console.log;
   if (typeof log !== "function") throw new TypeError("log must be a function");
-  const { send, prefix } = internalsOf(cache);
+  const engine = engineOf(cache);
   const name = recordedName(cache, method);
-  const key = prefix + name;
+  const key = engine.prefix + name;
   const [count, inputs, outputs] = await Promise.all([
-    send(["GET", key]),
-    send(["LRANGE", `${key}:inputs`, "0", "-1"]),
-    send(["LRANGE", `${key}:outputs`, "0", "-1"]),
+    engine.send(["GET", key]),
+    engine.send(["LRANGE", `${key}:inputs`, "0", "-1"]),
+    engine.send(["LRANGE", `${key}:outputs`, "0", "-1"]),
   ]) as [string | null, string[], string[]];
   const lines = [`${name} was called ${count ?? 0} times:`];
   const pairs = Math.min(inputs.length, outputs.length);

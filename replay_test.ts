@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls, replay } from "./mod.ts";
-import { redisForThisFile, startCountingProxy } from "./_test_util.ts";
+import { redisForThisFile, startCountingProxy } from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -6,9 +6,14 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
-import { startSentinelSet } from "./_test_cluster.ts";
-import { connectRaw, recordFigures, runtime, waitFor } from "./_test_util.ts";
-import { checkFailover, failoverFigures } from "./_test_failover.ts";
+import { startSentinelSet } from "./_testing/cluster.ts";
+import {
+  connectRaw,
+  recordFigures,
+  runtime,
+  waitFor,
+} from "./_testing/util.ts";
+import { checkFailover, failoverFigures } from "./_testing/failover.ts";
 
 const set = await startSentinelSet();
 after(() => set.stop());

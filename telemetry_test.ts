@@ -23,7 +23,7 @@ import {
   runChild,
   runtime,
   testdataCommand,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { internalsOf } from "./_cache_internal.ts";
-import { decodeUtf8 } from "./_decode.ts";
+import { engineOf } from "./_engine/handle.ts";
+import { decodeUtf8 } from "./_engine/decode.ts";
 import { Cache } from "./cache.ts";
 
 /** Options for {@linkcode getPage}. */
@@ -95,11 +95,12 @@ export async function getPage(
     throw new TypeError("options.fetch must be a function");
   }
   const cache = options.cache ?? await connectDefaultCache();
-  const { send, getBytes, prefix } = internalsOf(cache);
+  const engine = engineOf(cache);
+  const { prefix } = engine;
   const cachedKey = `${prefix}cached:${url}`;
   const [, cached] = await Promise.all([
-    send(["INCR", `${prefix}count:${url}`]),
-    getBytes(cachedKey),
+    engine.send(["INCR", `${prefix}count:${url}`]),
+    engine.getBytes(cachedKey),
   ]);
   if (cached !== null) return decodeUtf8(`cached:${url}`, cached);
 
@@ -109,7 +110,7 @@ export async function getPage(
   if (page === undefined) {
     page = (async () => {
       const body = await (await fetchPage(url)).text();
-      await send(["SET", cachedKey, body, "PX", String(ttl)]);
+      await engine.send(["SET", cachedKey, body, "PX", String(ttl)]);
       return body;
     })().finally(() => pages.delete(url));
     pages.set(url, page);

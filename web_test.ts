@@ -13,7 +13,7 @@ import {
   startPageServer,
   startRedisServer,
   waitFor,
-} from "./_test_util.ts";
+} from "./_testing/util.ts";
 
 const server = await startRedisServer();
 const raw = await connectRaw(server.url());

@@ -16,14 +16,14 @@
 // machine has two cores or more: unpinned, sequential round trips flip
 // between two speeds depending on whether both land on one core.
 
-import { startRedisServer } from "../_test_util.ts";
+import { startRedisServer } from "../_testing/util.ts";
 import type { CaseResult, WorkerPlan } from "./_worker.ts";
 import { type CaseName, CASES } from "./_cases.ts";
 import { renderChart } from "./_chart.ts";
 import { writeReport } from "./_report.ts";
 import { compareFigures } from "./_figures.ts";
 import type { Run } from "./_run.ts";
-import { recordedStoreCommand } from "../_recorded_store.ts";
+import { recordedStoreCommand } from "../_history/recorded_store.ts";
 import type { SubjectName } from "./_subjects.ts";
 import { fill } from "../tools/figures.ts";
 

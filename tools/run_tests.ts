@@ -5,14 +5,14 @@
 // Counts come from each runner's JUnit report, test file by test file, so
 // that the run can fail when a test file ran no test on a runtime (every one
 // of its tests skipped, or none found). Every skip must say why through
-// `skipBecause` (`_test_util.ts`), which writes the reason to a log this
+// `skipBecause` (`_testing/util.ts`), which writes the reason to a log this
 // runner reads: the summary lists each, and a skip without a logged reason
 // fails the run.
 //
 // The doc examples run too (`deno test --doc`), against a throwaway
 // redis-server whose URL they get through REDIS_URL.
 
-import { startRedisServer } from "../_test_util.ts";
+import { startRedisServer } from "../_testing/util.ts";
 
 const RUNNER_TIMEOUT = 10 * 60_000;
 
@@ -26,11 +26,34 @@ const root = new URL("..", import.meta.url).pathname;
 const bin = (name: string) => `${root}node_modules/.bin/${name}`;
 const reports = Deno.makeTempDirSync({ prefix: "redis-basic-tests-" });
 
+// Folders that hold no test of the library (or hold other projects' tests).
+const NOT_SEARCHED = new Set([
+  "node_modules",
+  "bench",
+  "tools",
+  "testdata",
+]);
+
+/** Every `*_test.ts` under `folder`, as paths from the project folder. */
+function findTestFiles(folder: string): string[] {
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(root + folder)) {
+    const path = folder + entry.name;
+    if (entry.isDirectory) {
+      if (!entry.name.startsWith(".") && !NOT_SEARCHED.has(entry.name)) {
+        found.push(...findTestFiles(`${path}/`));
+      }
+    } else if (entry.name.endsWith("_test.ts")) found.push(path);
+  }
+  return found;
+}
+
 const rootFiles = [...Deno.readDirSync(root)].map((entry) => entry.name).sort();
-// `deno task test a_test.ts b_test.ts` runs only those files (no doc tests).
-const only = Deno.args;
-const testFiles = rootFiles.filter((name) =>
-  name.endsWith("_test.ts") && (only.length === 0 || only.includes(name))
+// `deno task test a_test.ts _l1/b_test.ts` runs only those files (no doc
+// tests); test files are named by their path from the project folder.
+const only = Deno.args.map((name) => name.replace(/^\.\//, ""));
+const testFiles = findTestFiles("").sort().filter((path) =>
+  only.length === 0 || only.includes(path)
 );
 // Public modules and the README, whose examples run as doc tests.
 const docFiles = [
@@ -101,20 +124,24 @@ const runners: Runner[] = [
       if (code !== 0) throw new Error(`tsc exited with ${code}`);
     },
     // Node's JUnit report does not name the file of a test: one run a file.
+    // A file in a folder keeps its path in the report's name, "/" escaped.
     commands: () =>
-      testFiles.map((file) => ({
-        command: [
-          "node",
-          "--test",
-          "--test-reporter=tap",
-          "--test-reporter-destination=stdout",
-          "--test-reporter=junit",
-          `--test-reporter-destination=${reports}/node-${file}.xml`,
-          `.node_test/${file.replace(/\.ts$/, ".js")}`,
-        ],
-        report: `${reports}/node-${file}.xml`,
-        file,
-      })),
+      testFiles.map((file) => {
+        const report = `${reports}/node-${encodeURIComponent(file)}.xml`;
+        return {
+          command: [
+            "node",
+            "--test",
+            "--test-reporter=tap",
+            "--test-reporter-destination=stdout",
+            "--test-reporter=junit",
+            `--test-reporter-destination=${report}`,
+            `.node_test/${file.replace(/\.ts$/, ".js")}`,
+          ],
+          report,
+          file,
+        };
+      }),
   },
   {
     // Keyv's own adapter suite, on the tsc output the node runner built.
@@ -162,7 +189,7 @@ export function parseJUnit(xml: string, file?: string): TestCase[] {
       : "passed";
     const where = file ?? (attribute("file") || attribute("classname"));
     cases.push({
-      file: where.replace(/^\.\//, "").split("/").pop()!,
+      file: where.replace(/^\.\//, "").replace(root, ""),
       name: attribute("name"),
       outcome,
     });

@@ -1,0 +1,35 @@
+// Turning a client's errors into the cache's own, for every adapter.
+
+import { CommandError, ConnectionError } from "../errors.ts";
+import type { RedisArgument } from "../redis_client.ts";
+
+/**
+ * Turns a client's error into ours: a server reply becomes a
+ * {@linkcode CommandError}, anything else means the connection failed.
+ */
+export function toCacheError(
+  error: unknown,
+  command: RedisArgument | undefined,
+  isServerReply: (error: Error) => boolean,
+): Error {
+  if (!(error instanceof Error)) {
+    return new ConnectionError(
+      "the Redis client failed without an error object",
+    );
+  }
+  if (error instanceof CommandError || error instanceof ConnectionError) {
+    return error;
+  }
+  const name = typeof command === "string" ? command.toUpperCase() : "command";
+  if (isServerReply(error)) {
+    return new CommandError(name, error.message, { cause: error });
+  }
+  return new ConnectionError(`${name} failed: ${error.message}`, {
+    cause: error,
+  });
+}
+
+/** Redis error replies start with an upper-case code: `ERR`, `WRONGTYPE`, `OOM` … */
+export function looksLikeReply(error: Error): boolean {
+  return /^[A-Z]{2,}[A-Z_]* /.test(error.message);
+}

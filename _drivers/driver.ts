@@ -1,0 +1,74 @@
+// The seam between the cache and a Redis client. The cache core speaks only
+// to `Driver`; one adapter per client sits beside this file. This file is a
+// leaf: it names no adapter, and only `open.ts` chooses one.
+
+import type { RedisArgument, TlsOptions } from "../redis_client.ts";
+import type { RedisEndpoint } from "./url.ts";
+
+/** What the cache needs from a Redis client. */
+export interface Driver {
+  /**
+   * Sends one command. Bulk-string replies come back as text, so use it
+   * only where text is expected (status replies, integers, key names).
+   * Rejects with a {@linkcode CommandError} when Redis answers with an error.
+   * `key` picks the node in a cluster for a command without a key of its
+   * own (`WAIT` after a write); elsewhere it is ignored.
+   */
+  send(args: readonly RedisArgument[], key?: string): Promise<unknown>;
+  /**
+   * `GET key`, binary-safe: the exact bytes, or `null` for a missing key.
+   * With `touch`, also resets the key's expiry to `touch` ms on a hit, in the
+   * same round trip (`GETEX … PX`).
+   */
+  getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
+  /**
+   * The values of `keys`, binary-safe, in one round trip; `null` for each
+   * missing key. One `MGET`, except on Bun's `RedisClient`, whose `mget`
+   * decodes text: there, one pipelined `GET` (`getBuffer`) per key.
+   */
+  getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
+  /**
+   * `GET` of each key in one command (the {@linkcode GET_EACH} script), with
+   * each key's own error, as separate GETs would give; drivers that cannot
+   * read script replies as bytes leave it out.
+   */
+  getEach?(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]>;
+  /**
+   * Whether commands can go out now. While it is false the cache lets only a
+   * bounded number of commands wait for the connection to come back.
+   */
+  readonly connected: boolean;
+  /** Releases the connection if this driver opened it; a client the user passed in stays open. */
+  close(): Promise<void>;
+  /**
+   * Present on Redis Cluster, where keys of one command must share a hash
+   * slot and some commands must run on every primary.
+   */
+  readonly cluster?: ClusterNodes;
+  /**
+   * Present when the connection has client-side caching on (`CLIENT
+   * TRACKING`): registers a listener for each key Redis says has changed
+   * since this connection read it, and for `null` when everything read
+   * before must be forgotten (a flush, a lost connection).
+   */
+  readonly watchInvalidations?: (
+    listener: (key: string | null) => void,
+  ) => void;
+}
+
+/** The nodes of a Redis Cluster, for commands each primary must run. */
+export interface ClusterNodes {
+  /** A driver for each primary (`SCAN` walks one node's keys only). */
+  primaries(): Promise<Driver[]>;
+}
+
+/** How to open a connection of our own. */
+export interface OpenOptions {
+  readonly endpoint: RedisEndpoint;
+  /** Bound on the whole connect, handshake and authentication included, in ms. */
+  readonly connectTimeout: number;
+  /** TLS settings; TLS is on for `rediss://` URLs. */
+  readonly tls?: TlsOptions;
+  /** Turn client-side caching on, for an in-process layer. */
+  readonly tracking?: boolean;
+}

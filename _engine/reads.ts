@@ -1,0 +1,256 @@
+// The read path: get (through the in-process layer when it is on, else in
+// its tick's batch or alone), getMany, has, and what a read gives under the
+// "miss" policy when Redis is unavailable.
+
+import { GET_EACH_MAX } from "../_drivers/commands.ts";
+import type { Driver } from "../_drivers/driver.ts";
+import { redact } from "../_drivers/redact.ts";
+import type { L1 } from "../_l1/l1.ts";
+import type {
+  CallOptions,
+  GetOptions,
+  ReadOptions,
+  UnavailablePolicy,
+} from "../cache_options.ts";
+import {
+  CacheError,
+  CommandError,
+  ConnectionError,
+  TimeoutError,
+} from "../errors.ts";
+import { Coalescer } from "./coalescer.ts";
+import type { Runner } from "./runner.ts";
+import type { Settings } from "./settings.ts";
+import type { Stats } from "./stats.ts";
+import { checkKey, checkOptions } from "./validate.ts";
+
+// What a get under the "miss" policy gives when Redis is unreachable.
+const missing = () => null;
+
+/** One cache's reads. */
+export class Reads {
+  readonly #settings: Settings;
+  readonly #runner: Runner;
+  readonly #stats: Stats;
+  readonly #l1: L1 | undefined;
+  readonly #prefix: string;
+  readonly #coalescer: Coalescer<string, Uint8Array | null> | undefined;
+  #batchReads = true;
+
+  constructor(
+    settings: Settings,
+    runner: Runner,
+    stats: Stats,
+    l1: L1 | undefined,
+  ) {
+    this.#settings = settings;
+    this.#runner = runner;
+    this.#stats = stats;
+    this.#l1 = l1;
+    this.#prefix = settings.prefix;
+    this.#coalescer = settings.coalesce
+      ? new Coalescer<string, Uint8Array | null>(
+        (keys) =>
+          runner.run("GET", (driver) => this.#getEach(driver, keys)).then(
+            (results) =>
+              results.map((result) =>
+                result instanceof Error
+                  ? runner.failed(
+                    redact(result, runner.secrets) as Error,
+                    "GET",
+                  )
+                  : result
+              ),
+          ),
+        (key) => runner.run("GET", (driver) => driver.getBytes(key)),
+      )
+      : undefined;
+  }
+
+  /** `Cache.get`: the bytes under `key`, converted by `fn`, or `null`. */
+  async get<T>(
+    key: string,
+    fn?: (value: Uint8Array) => T | Promise<T>,
+    options?: GetOptions,
+  ): Promise<Awaited<T> | Uint8Array | null> {
+    if (fn !== undefined && typeof fn !== "function") {
+      throw new TypeError("fn must be a function");
+    }
+    const redisKey = this.#prefix + checkKey(key);
+    const call = checkOptions(options);
+    const touch = this.#settings.touchFor(call);
+    const l1 = this.#l1;
+    if (l1 !== undefined) {
+      if (touch !== undefined) l1.invalidate(redisKey);
+      else {
+        const held = l1.get(redisKey);
+        if (held !== undefined) {
+          this.#stats.hits++;
+          return fn === undefined ? held : await this.#runner.decode(fn, held);
+        }
+      }
+    }
+    // Plain gets share one command, one deadline and one latency sample
+    // per batch; a touch, a signal or a timeout of its own goes alone.
+    // While the connection is down each get counts against offlineQueue.
+    const coalescer = touch === undefined && this.#settings.sharesBatch(call) &&
+        this.#runner.driver?.connected !== false
+      ? this.#coalescer
+      : undefined;
+    const policy = this.#settings.policyFor(call);
+    const bytes = await orFallback(
+      policy,
+      l1 !== undefined && touch === undefined
+        ? this.#fill(l1, redisKey, call)
+        : coalescer === undefined
+        ? this.#runner.run(
+          touch === undefined ? "GET" : "GETEX",
+          (driver) => driver.getBytes(redisKey, touch),
+          call,
+        )
+        : coalescer.add(redisKey),
+      missing,
+    );
+    if (bytes === null) {
+      this.#stats.misses++;
+      return null;
+    }
+    this.#stats.hits++;
+    return fn === undefined ? bytes : await this.#runner.decode(fn, bytes);
+  }
+
+  /** `Cache.getMany`: one entry per key, in order. */
+  async getMany<T>(
+    keys: readonly string[],
+    fn?: (value: Uint8Array) => T | Promise<T>,
+    options?: ReadOptions,
+  ): Promise<(Awaited<T> | Uint8Array | null)[]> {
+    if (!Array.isArray(keys)) throw new TypeError("keys must be an array");
+    if (fn !== undefined && typeof fn !== "function") {
+      throw new TypeError("fn must be a function");
+    }
+    for (const key of keys) checkKey(key);
+    const prefix = this.#prefix;
+    const redisKeys = prefix === "" ? keys : keys.map((key) => prefix + key);
+    const call = checkOptions(options);
+    if (redisKeys.length === 0) return [];
+    const policy = this.#settings.policyFor(call);
+    const values = await orFallback(
+      policy,
+      this.#runner.run(
+        "MGET",
+        (driver) => driver.getManyBytes(redisKeys),
+        call,
+      ),
+      () => redisKeys.map(() => null),
+    );
+    let found = 0;
+    for (const bytes of values) if (bytes !== null) found++;
+    this.#stats.hits += found;
+    this.#stats.misses += values.length - found;
+    if (fn === undefined) return values;
+    return await Promise.all(
+      values.map((bytes) =>
+        bytes === null ? null : this.#runner.decode(fn, bytes)
+      ),
+    );
+  }
+
+  /** `Cache.has`: whether `key` holds a value. */
+  async has(key: string, options?: ReadOptions): Promise<boolean> {
+    const redisKey = this.#prefix + checkKey(key);
+    const call = checkOptions(options);
+    const policy = this.#settings.policyFor(call);
+    const reply = await orFallback(
+      policy,
+      this.#runner.run(
+        "EXISTS",
+        (driver) => driver.send(["EXISTS", redisKey]),
+        call,
+      ),
+      () => 0,
+    );
+    return Number(reply) === 1;
+  }
+
+  // A read that missed the in-process layer: GET and PTTL in one round
+  // trip, so the copy in the L1 expires when the key does.
+  #fill(
+    l1: L1,
+    redisKey: string,
+    call: CallOptions,
+  ): Promise<Uint8Array | null> {
+    const ticket = l1.ticket(redisKey);
+    return this.#runner.run(
+      "GET",
+      (driver) =>
+        Promise.all([
+          driver.getBytes(redisKey),
+          driver.send(["PTTL", redisKey]),
+        ]),
+      call,
+    ).then(([bytes, pttl]) => {
+      if (bytes !== null && this.#runner.driver?.connected) {
+        const ttl = Number(pttl);
+        l1.fill(redisKey, ticket, bytes, ttl >= 0 ? ttl : undefined);
+      }
+      return bytes;
+    });
+  }
+
+  // One coalesced batch of two or more GETs: MGET with its check for keys
+  // of other types when the driver can read its replies as bytes, else (Bun,
+  // or a user the server refuses those commands) pipelined GETs.
+  async #getEach(
+    driver: Driver,
+    keys: string[],
+  ): Promise<(Uint8Array | null | Error)[]> {
+    const getEach = driver.getEach?.bind(driver);
+    if (getEach !== undefined && this.#batchReads) {
+      try {
+        const chunks: string[][] = [];
+        for (let i = 0; i < keys.length; i += GET_EACH_MAX) {
+          chunks.push(keys.slice(i, i + GET_EACH_MAX));
+        }
+        return (await Promise.all(chunks.map(getEach))).flat();
+      } catch (error) {
+        if (!(error instanceof CommandError)) throw error;
+        // An ACL that refuses one of the commands, or a server too old for
+        // script flags: stop trying. Anything else (LOADING after a restart,
+        // BUSY) sends this batch as GETs and the next one as a batch again.
+        if (
+          error.code === "NOPERM" ||
+          /compiling script|unknown command/i.test(error.message)
+        ) {
+          this.#batchReads = false;
+        }
+      }
+    }
+    return await Promise.all(
+      keys.map((key) =>
+        driver.getBytes(key).catch((error: unknown) =>
+          error instanceof Error ? error : new CacheError(String(error))
+        )
+      ),
+    );
+  }
+}
+
+// A read under the "miss" policy: unavailability becomes `fallback` (the
+// error was already counted and reported by the runner); other errors pass.
+function orFallback<T>(
+  policy: UnavailablePolicy,
+  read: Promise<T>,
+  fallback: () => T,
+): Promise<T> {
+  if (policy === "throw") return read;
+  return read.catch((error) => {
+    if (isUnavailable(error)) return fallback();
+    throw error;
+  });
+}
+
+/** Whether an error means Redis could not be reached or did not answer. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError;
+}

@@ -1,0 +1,320 @@
+// The write path. Every write of a value goes through `write`, which picks
+// one of two ways: in this tick's batch (one MSET, or one script with the
+// Python history, for all the plain writes of a tick) or alone (its own SET,
+// and WAIT when replicas are asked for). `store` adds its call history, in
+// the batch's script when it fits, else as the history's own commands.
+
+import type { Driver } from "../_drivers/driver.ts";
+import { groupBySlot } from "../_drivers/key_slot.ts";
+import { callInput } from "../_history/call_history.ts";
+import {
+  RECORDED_STORE_MAX,
+  type RecordedWrite,
+  type StoreRecord,
+} from "../_history/recorded_store.ts";
+import {
+  SCRIPT_REFUSED,
+  type StoreHistory,
+} from "../_history/store_history.ts";
+import { redact } from "../_drivers/redact.ts";
+import type { L1 } from "../_l1/l1.ts";
+import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
+import { CacheError } from "../errors.ts";
+import type { RedisArgument } from "../redis_client.ts";
+import { type BatchResult, Coalescer } from "./coalescer.ts";
+import { stringifyExactly } from "./json.ts";
+import type { Replicas } from "./replicas.ts";
+import type { Runner } from "./runner.ts";
+import type { Settings } from "./settings.ts";
+import type { Stats } from "./stats.ts";
+import { checkOptions, encodeValue } from "./validate.ts";
+
+// Stores many values with one expiry atomically, in one command.
+const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
+  redis.call("SET", KEYS[i], ARGV[i], "PX", ARGV[#ARGV])
+end
+return #KEYS`;
+
+// A store waiting for the end of the tick, to go with the others made in it.
+interface PendingWrite {
+  redisKey: string;
+  value: RedisArgument;
+  ttl: number | undefined;
+  /** What the call history records of it, when store keeps one. */
+  record?: StoreRecord;
+}
+
+function setCommand(
+  redisKey: string,
+  value: RedisArgument,
+  ttl: number | undefined,
+): RedisArgument[] {
+  return ttl === undefined
+    ? ["SET", redisKey, value]
+    : ["SET", redisKey, value, "PX", String(ttl)];
+}
+
+/** One cache's writes. */
+export class Writes {
+  readonly #settings: Settings;
+  readonly #runner: Runner;
+  readonly #stats: Stats;
+  readonly #replicas: Replicas;
+  readonly #l1: L1 | undefined;
+  readonly #history: StoreHistory;
+  readonly #prefix: string;
+  readonly #batch: Coalescer<PendingWrite, unknown> | undefined;
+
+  constructor(
+    settings: Settings,
+    runner: Runner,
+    stats: Stats,
+    replicas: Replicas,
+    l1: L1 | undefined,
+    history: StoreHistory,
+  ) {
+    this.#settings = settings;
+    this.#runner = runner;
+    this.#stats = stats;
+    this.#replicas = replicas;
+    this.#l1 = l1;
+    this.#history = history;
+    this.#prefix = settings.prefix;
+    this.#batch = settings.coalesce
+      ? new Coalescer<PendingWrite, unknown>(
+        (writes) =>
+          runner.run("MSET", (driver) => this.#sendBatch(driver, writes)),
+        (write) =>
+          write.record === undefined
+            ? runner.run(
+              "SET",
+              (driver) =>
+                driver.send(setCommand(write.redisKey, write.value, write.ttl)),
+            )
+            : runner.run(
+              "EVAL",
+              (driver) => history.sendScript(driver, [write as RecordedWrite]),
+            ),
+      )
+      : undefined;
+  }
+
+  /** `Cache.store`: writes `data` under a new key, with its call history. */
+  async store(data: Storable, options?: StoreOptions): Promise<string> {
+    // As Python's `@count_calls @call_history`: a call is counted and its
+    // input recorded even when it then fails; see `write` for the output.
+    const keepHistory = this.#settings.history;
+    let input, value, call, ttl, replicas;
+    try {
+      input = keepHistory ? callInput([data, options]) : undefined;
+      value = encodeValue(data);
+      call = checkOptions(options);
+      ttl = this.#settings.ttlFor(call);
+      replicas = this.#settings.replicasFor(call);
+    } catch (error) {
+      if (!keepHistory) throw error;
+      return await this.#history.recordApart(
+        input,
+        () => Promise.reject(error),
+      );
+    }
+    const key = crypto.randomUUID();
+    const record = input === undefined ? undefined : { input, output: key };
+    await this.write(this.#prefix + key, value, ttl, replicas, call, record);
+    return key;
+  }
+
+  /** `Cache.storeJson`: writes a JSON value under a new key. */
+  async storeJson(value: unknown, options?: StoreOptions): Promise<string> {
+    const json = stringifyExactly(value);
+    const call = checkOptions(options);
+    const ttl = this.#settings.ttlFor(call);
+    const replicas = this.#settings.replicasFor(call);
+    const key = crypto.randomUUID();
+    await this.write(this.#prefix + key, json, ttl, replicas, call);
+    return key;
+  }
+
+  /** `Cache.storeMany`: writes each value under a new key, atomically. */
+  async storeMany(
+    values: readonly Storable[],
+    options?: StoreOptions,
+  ): Promise<string[]> {
+    if (!Array.isArray(values)) throw new TypeError("values must be an array");
+    const encoded = values.map(encodeValue);
+    const call = checkOptions(options);
+    const ttl = this.#settings.ttlFor(call);
+    const keys = encoded.map(() => crypto.randomUUID());
+    if (keys.length === 0) return keys;
+    const redisKeys = keys.map((key) => this.#prefix + key);
+    const replicas = this.#settings.replicasFor(call);
+    await this.#runner.run(
+      "MSET",
+      (driver) =>
+        this.#setMany(driver, redisKeys, encoded, ttl, replicas, call),
+      call,
+    );
+    this.#stats.stores += keys.length;
+    return keys;
+  }
+
+  /**
+   * Writes one value: one SET, with the expiry in the same command when
+   * there is one. Plain writes (no signal, timeout or replicas of their
+   * own) made in the same tick share one MSET, one deadline and one latency
+   * sample. A store's `record` goes in the same script as its value when it
+   * can, else as the history's own commands around the SET.
+   */
+  write(
+    redisKey: string,
+    value: RedisArgument,
+    ttl: number | undefined,
+    replicas: number,
+    call: StoreOptions,
+    record?: StoreRecord,
+  ): Promise<void> {
+    this.#l1?.invalidate(redisKey);
+    const batch = replicas === 0 && this.#settings.sharesBatch(call) &&
+        this.#runner.driver?.connected !== false
+      ? this.#batch
+      : undefined;
+    // A write that goes alone lets those of this tick go first, so writes
+    // reach Redis (and the Python history its outputs) in the order made.
+    if (batch === undefined) this.#batch?.flush();
+    const send = () => this.#send(redisKey, value, ttl, call, replicas, batch);
+    if (record === undefined) return send();
+    const recordApart = () => {
+      // Scripts of this tick go first: their inputs were made first, and
+      // inputs and outputs must land in the same order.
+      this.#batch?.flush();
+      return this.#history.recordApart(
+        record.input,
+        () => send().then(() => record.output),
+      ).then(() => {});
+    };
+    if (
+      batch === undefined ||
+      !this.#history.fitsScript(this.#runner.driver, value)
+    ) {
+      return recordApart();
+    }
+    return batch.add({ redisKey, value, ttl, record }).then((result) => {
+      if (result === SCRIPT_REFUSED) return recordApart();
+      this.#stats.stores++;
+      return undefined;
+    });
+  }
+
+  // One value without its history: in `batch` when it has one, else alone.
+  #send(
+    redisKey: string,
+    value: RedisArgument,
+    ttl: number | undefined,
+    call: StoreOptions,
+    replicas: number,
+    batch: Coalescer<PendingWrite, unknown> | undefined,
+  ): Promise<void> {
+    const written = batch !== undefined
+      ? batch.add({ redisKey, value, ttl })
+      : this.#runner.run(
+        "SET",
+        (driver) =>
+          this.#replicas.after(
+            driver,
+            driver.send(setCommand(redisKey, value, ttl)),
+            [redisKey],
+            replicas,
+            call,
+          ),
+        call,
+      );
+    return written.then(() => {
+      this.#stats.stores++;
+    });
+  }
+
+  // Writes values under their keys atomically: one MSET, or with an expiry
+  // one script (per slot, in a cluster: MSET node-redis splits itself).
+  #setMany(
+    driver: Driver,
+    redisKeys: readonly string[],
+    values: readonly RedisArgument[],
+    ttl: number | undefined,
+    replicas: number,
+    call: CallOptions,
+  ): Promise<unknown> {
+    const groups = driver.cluster === undefined || ttl === undefined
+      ? [redisKeys.map((_, i) => i)]
+      : groupBySlot(redisKeys);
+    return Promise.all(groups.map((group) => {
+      const groupKeys = group.map((i) => redisKeys[i]);
+      const written = driver.send(
+        ttl === undefined
+          ? ["MSET", ...group.flatMap((i) => [redisKeys[i], values[i]])]
+          : [
+            "EVAL",
+            STORE_MANY_WITH_TTL,
+            String(group.length),
+            ...groupKeys,
+            ...group.map((i) => values[i]),
+            String(ttl),
+          ],
+      );
+      return this.#replicas.after(driver, written, groupKeys, replicas, call);
+    }));
+  }
+
+  // A tick's batch: the recorded stores in one script, the others in one
+  // #setMany per expiry among them; a failed command fails only its own
+  // writes.
+  #sendBatch(
+    driver: Driver,
+    writes: readonly PendingWrite[],
+  ): Promise<BatchResult<unknown>[]> {
+    const recorded: number[] = [];
+    const byTtl = new Map<number | undefined, number[]>();
+    writes.forEach(({ ttl, record }, i) => {
+      if (record !== undefined) return void recorded.push(i);
+      const group = byTtl.get(ttl);
+      if (group === undefined) byTtl.set(ttl, [i]);
+      else group.push(i);
+    });
+    const results: BatchResult<unknown>[] = new Array(writes.length);
+    const failAll = (group: number[], command: string) => (error: unknown) => {
+      const failed = this.#runner.failed(
+        redact(
+          error instanceof Error ? error : new CacheError(String(error)),
+          this.#runner.secrets,
+        ) as Error,
+        command,
+      );
+      group.forEach((i) => results[i] = failed);
+    };
+    const sent = [...byTtl].map(([ttl, group]) =>
+      this.#setMany(
+        driver,
+        group.map((i) => writes[i].redisKey),
+        group.map((i) => writes[i].value),
+        ttl,
+        0,
+        {},
+      ).then(
+        () => group.forEach((i) => results[i] = undefined),
+        failAll(group, ttl === undefined ? "MSET" : "EVAL"),
+      )
+    );
+    for (let start = 0; start < recorded.length; start += RECORDED_STORE_MAX) {
+      const group = recorded.slice(start, start + RECORDED_STORE_MAX);
+      sent.push(
+        this.#history.sendScript(
+          driver,
+          group.map((i) => writes[i] as RecordedWrite),
+        ).then(
+          (outcome) => group.forEach((i) => results[i] = outcome),
+          failAll(group, "EVAL"),
+        ),
+      );
+    }
+    return Promise.all(sent).then(() => results);
+  }
+}
