@@ -8,10 +8,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { deadline } from "./deadline.ts";
-import { runChild, runtime, waitFor } from "../_testing/util.ts";
+import {
+  garbageCollector,
+  runChild,
+  runtime,
+  waitFor,
+} from "../_testing/util.ts";
 
 // How much later than its deadline a timer set at the same moment fires.
 // Timers fire in the order they are due, however late a loaded machine runs
@@ -301,12 +304,3 @@ test("a pending deadline does not keep the process alive", {
   assert.equal(code, 0, `the child was killed or failed: ${output}`);
   assert.equal(output.trim(), "exited");
 });
-
-// A full collection on demand: Bun's own, else V8's gc, which V8 hands out
-// once the flag is set (as `node --expose-gc` would).
-function garbageCollector(): () => void {
-  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-  if (bun !== undefined) return () => bun.gc(true);
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc");
-}

@@ -14,6 +14,8 @@ import {
 } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import type { RedisClientLike } from "../redis_client.ts";
@@ -800,4 +802,15 @@ export function seededRandom(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
+}
+
+/**
+ * A full garbage collection on demand: Bun's own, else V8's `gc`, which V8
+ * hands out once the flag is set (as `node --expose-gc` would).
+ */
+export function garbageCollector(): () => void {
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun !== undefined) return () => bun.gc(true);
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc");
 }
