@@ -120,11 +120,39 @@ export class RedisClusterSet implements AsyncDisposable {
       if (failed !== undefined) throw failed.reason;
       await cluster.#create(replicasPerPrimary);
       await cluster.waitUntilHealthy();
+      await cluster.#announceReplicas(replicasPerPrimary);
     } catch (error) {
       await cluster.stop();
       throw error;
     }
     return cluster;
+  }
+
+  // Clients learn of replicas from CLUSTER SLOTS, and Redis lists a replica
+  // there only once its replication offset is past 0: in a new cluster not
+  // before the first write (or the primary's ping, every 10 s), so a client
+  // with readFromReplicas would read from primaries alone. FLUSHALL of the
+  // still empty primaries is a write each, replicated; then every node must
+  // list every replica.
+  async #announceReplicas(replicasPerPrimary: number): Promise<void> {
+    const primaries = this.#topology.filter(isPrimary);
+    await Promise.all(
+      primaries.map((entry) => this.#connections.ask(entry.port, "FLUSHALL")),
+    );
+    const listsEveryReplica = async (port: number) => {
+      const ranges = await this.#connections.ask(port, "CLUSTER", "SLOTS");
+      return Array.isArray(ranges) && ranges.length > 0 &&
+        ranges.every((range) =>
+          Array.isArray(range) && range.length === 3 + replicasPerPrimary
+        );
+    };
+    await waitFor(
+      async () =>
+        (await Promise.all(this.#runningPorts().map(listsEveryReplica)))
+          .every(Boolean),
+      READY_TIMEOUT,
+      "CLUSTER SLOTS did not list every replica",
+    );
   }
 
   /** The node that serves `key` now, as a running node sees the cluster. */
