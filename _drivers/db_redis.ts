@@ -12,7 +12,7 @@ import {
   parseGetEach,
 } from "./commands.ts";
 import type { Driver } from "./driver.ts";
-import { CommandError } from "../errors.ts";
+import { CommandError, ConnectionError } from "../errors.ts";
 import type { DbRedisLikeClient, RedisArgument } from "../redis_client.ts";
 
 const AS_BYTES = { returnUint8Arrays: true };
@@ -26,53 +26,53 @@ export class DbRedisDriver implements Driver {
   }
 
   send([command, ...args]: readonly RedisArgument[]): Promise<unknown> {
-    return this.#client.sendCommand(String(command), args).catch((error) => {
-      throw toError(error, command);
-    });
+    return this.#sent(String(command), args);
   }
 
   async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
     const [command, ...args] = getCommand(key, touch);
-    try {
-      const reply = await this.#client.sendCommand(command, args, AS_BYTES);
-      return reply === null ? null : asUint8Array(reply as Uint8Array);
-    } catch (error) {
-      throw toError(error, command);
-    }
+    const reply = await this.#sent(command, args, AS_BYTES);
+    return reply === null ? null : bytesOf(reply, command);
   }
 
   async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    try {
-      const replies = await this.#client.sendCommand(
-        "MGET",
-        [...keys],
-        AS_BYTES,
-      );
-      return asByteList(replies as (Uint8Array | null)[]);
-    } catch (error) {
-      throw toError(error, "MGET");
-    }
+    const replies = await this.#sent("MGET", [...keys], AS_BYTES);
+    if (!Array.isArray(replies)) throw notBytes("MGET");
+    for (const reply of replies) if (reply !== null) bytesOf(reply, "MGET");
+    return asByteList(replies);
   }
 
-  async getEach(
-    keys: readonly string[],
-  ): Promise<(Uint8Array | null | Error)[]> {
+  getEach(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]> {
     const [command, ...args] = getEachCommand(keys);
-    const client = this.#client;
-    try {
-      return await getEachViaMget(
-        () => this.getManyBytes(keys),
-        () => client.sendCommand("EXISTS", [...keys]),
-        async () =>
-          parseGetEach(await client.sendCommand(command, args, AS_BYTES)),
-      );
-    } catch (error) {
-      throw toError(error, "MGET");
-    }
+    return getEachViaMget(
+      () => this.getManyBytes(keys),
+      () => this.#sent("EXISTS", [...keys]),
+      async () => parseGetEach(await this.#sent(command, args, AS_BYTES)),
+    );
   }
 
+  // A closed client is not coming back: calls go straight to #sent, which
+  // refuses them at once, instead of waiting out their timeout offline.
   get connected(): boolean {
-    return this.#client.isConnected;
+    return this.#client.isConnected || this.#client.isClosed;
+  }
+
+  // One command, its failure as a CacheError named after it.
+  async #sent(
+    command: string,
+    args: RedisArgument[],
+    options?: typeof AS_BYTES,
+  ): Promise<unknown> {
+    if (this.#client.isClosed) {
+      throw new ConnectionError(
+        `${command.toUpperCase()} was not sent: the @db/redis client is closed`,
+      );
+    }
+    try {
+      return await this.#client.sendCommand(command, args, options);
+    } catch (error) {
+      throw toError(error, command);
+    }
   }
 
   close(): Promise<void> {
@@ -81,12 +81,28 @@ export class DbRedisDriver implements Driver {
   }
 }
 
+// A value asked for as bytes that came back as text: a client (or a version
+// of it) that ignores returnUint8Arrays would lose bytes silently.
+function bytesOf(reply: unknown, command: string): Uint8Array {
+  if (reply instanceof Uint8Array) return asUint8Array(reply);
+  throw notBytes(command);
+}
+
+function notBytes(command: string): TypeError {
+  return new TypeError(
+    `${command}: the @db/redis client answered text where bytes were asked for (returnUint8Arrays)`,
+  );
+}
+
 // @db/redis throws an `ErrorReplyError` for an error reply, its message the
 // reply line with RESP's leading "-" ("-WRONGTYPE Operation …"); the code
-// CommandError reads is the word after it.
+// CommandError reads is the word after it. The message is checked too: a
+// bundler may rename the class.
 function toError(error: unknown, command: RedisArgument | undefined): Error {
   if (
-    error instanceof Error && error.constructor.name === "ErrorReplyError"
+    error instanceof Error &&
+    (error.constructor.name === "ErrorReplyError" ||
+      /^-[A-Z]{2,}[A-Z_]* /.test(error.message))
   ) {
     const name = typeof command === "string"
       ? command.toUpperCase()
