@@ -291,7 +291,9 @@ test("values read one after another are not kept alive by the cache", async () =
     }
   }
   const growthMiB = Math.round(peak / 1024 / 1024 * 10) / 10;
-  assert.ok(growthMiB < 600, `memory grew by ${growthMiB} MiB`);
+  // After collections this machine measured up to about 100 MiB (Deno keeps
+  // the pages it freed); 300 MiB is a quarter of what the 600 replies take.
+  assert.ok(growthMiB < 300, `memory grew by ${growthMiB} MiB`);
   recordFigures("memory", { growthMiB, reads: 600, valueMiB: 2 });
   await cache.delete(key);
 });
