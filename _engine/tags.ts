@@ -305,13 +305,13 @@ export class Tags {
   }
 
   /** `Cache.invalidateTags`: deletes every entry with any of `tags`; how many there were. */
-  invalidate(tags: readonly unknown[]): Promise<number> {
-    return this.#run(invalidateScript, checkTags(tags));
+  async invalidate(tags: readonly unknown[]): Promise<number> {
+    return await this.#run(invalidateScript, checkTags(tags));
   }
 
   /** `Cache.expireTags`: makes every entry with any of `tags` stale; how many it changed. */
-  expire(tags: readonly unknown[]): Promise<number> {
-    return this.#run(expireScript, checkTags(tags));
+  async expire(tags: readonly unknown[]): Promise<number> {
+    return await this.#run(expireScript, checkTags(tags));
   }
 
   // One script over the tags' indexes: at once, or in a cluster once per
