@@ -213,14 +213,29 @@ end
 expireWithLast(KEYS[1])
 return 1`;
 
-/** A script sent by its SHA1, and in full when the server does not have it yet. */
+/**
+ * A script sent by its SHA1 once the server has it: the first use loads it
+ * (EVAL, or SCRIPT LOAD on every primary of a cluster, before a burst of one
+ * script per slot), and a server that lost it gets it again (NOSCRIPT).
+ */
 class Script {
   readonly #body: string;
   readonly #sha: string;
+  #loaded = false;
 
   constructor(body: string) {
     this.#body = body;
     this.#sha = createHash("sha1").update(body).digest("hex");
+  }
+
+  /** Loads the script on every primary of a cluster, once per cache. */
+  async prepare(driver: Driver): Promise<void> {
+    if (this.#loaded || driver.cluster === undefined) return;
+    const nodes = await driver.cluster.primaries();
+    await Promise.all(
+      nodes.map((node) => node.send(["SCRIPT", "LOAD", this.#body])),
+    );
+    this.#loaded = true;
   }
 
   async send(
@@ -229,6 +244,11 @@ class Script {
     args: readonly RedisArgument[],
   ): Promise<unknown> {
     const rest = [String(keys.length), ...keys, ...args];
+    if (!this.#loaded) {
+      const reply = await driver.send(["EVAL", this.#body, ...rest]);
+      this.#loaded = true;
+      return reply;
+    }
     try {
       return await driver.send(["EVALSHA", this.#sha, ...rest]);
     } catch (error) {
@@ -240,17 +260,17 @@ class Script {
   }
 }
 
-const writeScript = new Script(WRITE);
-const invalidateScript = new Script(INVALIDATE);
-const expireScript = new Script(EXPIRE);
-const registerScript = new Script(REGISTER);
-
 /** One cache's tags. */
 export class Tags {
   readonly #runner: Runner;
   readonly #l1: L1 | undefined;
   readonly #prefix: string;
   #slotNames: string[] | undefined;
+  // Per cache, since whether a server has a script is per server.
+  readonly #write = new Script(WRITE);
+  readonly #invalidate = new Script(INVALIDATE);
+  readonly #expire = new Script(EXPIRE);
+  readonly #register = new Script(REGISTER);
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
     this.#prefix = prefix;
@@ -272,7 +292,7 @@ export class Tags {
   ): Promise<void> {
     const px = String(ttl ?? 0);
     const send = (positions: readonly number[], slot: string | undefined) =>
-      writeScript.send(driver, [
+      this.#write.send(driver, [
         ...positions.map((i) => redisKeys[i]),
         ...this.#indexKeys(tagging.tags, slot),
       ], [
@@ -296,9 +316,13 @@ export class Tags {
         );
       }
     }
+    await Promise.all([
+      this.#register.prepare(driver),
+      this.#write.prepare(driver),
+    ]);
     await Promise.all(
       tagging.tags.map((tag) =>
-        registerScript.send(driver, [this.#registryKey(tag)], [px, ...names])
+        this.#register.send(driver, [this.#registryKey(tag)], [px, ...names])
       ),
     );
     await Promise.all(groups.map((group, i) => send(group, names[i])));
@@ -306,12 +330,12 @@ export class Tags {
 
   /** `Cache.invalidateTags`: deletes every entry with any of `tags`; how many there were. */
   async invalidate(tags: readonly unknown[]): Promise<number> {
-    return await this.#run(invalidateScript, checkTags(tags));
+    return await this.#run(this.#invalidate, checkTags(tags));
   }
 
   /** `Cache.expireTags`: makes every entry with any of `tags` stale; how many it changed. */
   async expire(tags: readonly unknown[]): Promise<number> {
-    return await this.#run(expireScript, checkTags(tags));
+    return await this.#run(this.#expire, checkTags(tags));
   }
 
   // One script over the tags' indexes: at once, or in a cluster once per
@@ -337,6 +361,7 @@ export class Tags {
       const names = new Set(
         registries.flatMap((names) => (names as unknown[]).map(String)),
       );
+      await script.prepare(driver);
       return Promise.all(
         [...names].map((name) =>
           script.send(driver, this.#indexKeys(tags, name), [wantKeys])
