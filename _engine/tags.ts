@@ -90,10 +90,12 @@ const EXPIRE_WITH_LAST = `local function expireWithLast(set, companion)
 end
 `;
 
-// Removes an index's members that are gone: expired, and two sampled that
-// were deleted. Together they keep an index near its live entries.
+// Removes an index's members that are gone: expired (at most 1 000 a write,
+// to bound the script's time; the index expires with its last member
+// anyway), and two sampled that were deleted. Together they keep an index
+// near its live entries.
 const PRUNE = `local function prune(index, graces)
-  local expired = redis.call("ZRANGE", index, "-inf", now, "BYSCORE")
+  local expired = redis.call("ZRANGE", index, "-inf", now, "BYSCORE", "LIMIT", 0, 1000)
   for _, member in ipairs(expired) do
     redis.call("ZREM", index, member)
     redis.call("HDEL", graces, member)
