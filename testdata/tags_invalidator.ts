@@ -1,7 +1,7 @@
 // Run as a child process by tags_test.ts: the other process of the L1 test.
 // Once told to go (through a Redis list), invalidates a tag through a cache
 // of its own, and only after that resolves says so on another list, with
-// how many entries it removed.
+// how many entries it removed and when (Date.now()) the call resolved.
 
 import process from "node:process";
 import { createClient } from "redis";
@@ -26,5 +26,6 @@ async function pop(name: string): Promise<string> {
 await client.sendCommand(["RPUSH", `${list}:ready`, "ready"]);
 await pop(`${list}:go`);
 const removed = await cache.invalidateTags(tag);
-await client.sendCommand(["RPUSH", `${list}:done`, String(removed)]);
+// The wall clock is the one both processes share.
+await client.sendCommand(["RPUSH", `${list}:done`, `${removed} ${Date.now()}`]);
 await client.close();
