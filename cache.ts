@@ -189,7 +189,7 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key A key returned by {@linkcode Cache.store}, or any non-empty key
-   * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with `__lock:`.
+   * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with `__lock:` or `__tag:`.
    * @param fn Leave out, or pass `undefined` to give options.
    * @param options `touch` for sliding expiry, `signal`, `timeout`.
    * @returns The stored bytes, or `null` for a missing key.
@@ -498,7 +498,7 @@ export class Cache implements AsyncDisposable {
    * assert.equal(calls, 1);
    * ```
    *
-   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:`), namespaced like the rest.
+   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:` or `__tag:`), namespaced like the rest.
    * @param loader Computes the value on a miss: a string, bytes, number or bigint.
    * @param options `ttl`, `tags`, `lockTimeout`, `signal`, `timeout`.
    * @returns The stored bytes.
