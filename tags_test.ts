@@ -330,3 +330,24 @@ test("in the invalidating process, a get right after invalidateTags resolves mis
   assert.equal(await cache.invalidateTags("local"), 1);
   assert.equal(await cache.get(key), null);
 });
+
+test("a tagged store keeps the Python call history, in order with untagged ones", async () => {
+  const cache = await connect("history");
+  const first = await cache.store("a");
+  const [second, third] = await Promise.all([
+    cache.store("b", { tags: ["h"] }),
+    cache.store("c"),
+  ]);
+  const list = async (name: string) =>
+    ((await raw.send(
+      "LRANGE",
+      `history:Cache.store:${name}`,
+      "0",
+      "-1",
+    )) as Uint8Array[]).map(String);
+  assert.deepEqual(await list("outputs"), [first, second, third]);
+  assert.equal((await list("inputs")).length, 3);
+  assert.equal(String(await raw.send("GET", "history:Cache.store")), "3");
+  assert.equal(await cache.invalidateTags("h"), 1);
+  assert.equal(await cache.has(first), true);
+});
