@@ -66,16 +66,12 @@ export class Cache implements AsyncDisposable {
    * await using cache = await Cache.connect({
    *   namespace: "sessions",
    *   flush: false,
-   *   timeout: 1_000,
-   *   ttl: 60_000,
-   *   onError: (error, { command }) => console.error(`${command}: ${error.message}`),
    * });
    * ```
    *
    * @param options Where to connect and how; see {@linkcode CacheOptions}.
    * @throws {TypeError | RangeError} An option is of the wrong type or out of range.
-   * @throws {CacheError} Redis could not be reached in time, refused the
-   * credentials, or failed to flush.
+   * @throws {CacheError} Redis was not reached in time, refused us, or failed to flush.
    */
   static async connect<C extends Cache>(
     this: { prototype: C },
@@ -117,7 +113,7 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param data The value: a string, bytes, a finite number or a bigint.
-   * @param options `ttl` in ms (set in the same command), `signal`, `timeout`.
+   * @param options `ttl` in ms (set in the same command), `tags`, `signal`, `timeout`.
    * @returns The new key, a lowercase version 4 UUID.
    * @throws {TypeError} `data` is of another type, or a string with lone surrogates.
    * @throws {RangeError} `data` is `NaN` or infinite, or `ttl` is not a positive whole number.
@@ -143,8 +139,7 @@ export class Cache implements AsyncDisposable {
    * assert.deepEqual(await cache.getMany(keys, (b) => new TextDecoder().decode(b)), ["a", "b", "3"]);
    * ```
    *
-   * @param values The values, each as {@linkcode Cache.store} takes it.
-   * @param options `ttl` in ms for every value, `signal`, `timeout`.
+   * @param options `ttl` in ms and `tags` for every value, `signal`, `timeout`.
    */
   @traced("storeMany", lengthOfFirst)
   storeMany(
@@ -170,7 +165,7 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param value A JSON value: null, boolean, finite number, string, array or plain object.
-   * @param options `ttl` in ms, `signal`, `timeout`.
+   * @param options `ttl` in ms, `tags`, `signal`, `timeout`.
    * @throws {TypeError} `value` would not come back from JSON as it went in.
    */
   @traced("storeJson", () => 1)
@@ -194,7 +189,7 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param key A key returned by {@linkcode Cache.store}, or any non-empty key
-   * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with `__lock:`.
+   * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with `__lock:` or `__tag:`.
    * @param fn Leave out, or pass `undefined` to give options.
    * @param options `touch` for sliding expiry, `signal`, `timeout`.
    * @returns The stored bytes, or `null` for a missing key.
@@ -205,13 +200,8 @@ export class Cache implements AsyncDisposable {
     options?: GetOptions,
   ): Promise<Uint8Array | null>;
   /**
-   * Reads the bytes stored under `key` and converts them with `fn`; gives
-   * `null` for a missing key without calling `fn`. `fn` is called for an
-   * empty value.
-   *
-   * @param fn Converts the stored bytes; may be async.
-   * @param options `touch` for sliding expiry, `signal`, `timeout`.
-   * @returns What `fn` returns, or `null` for a missing key.
+   * Reads the bytes under `key` converted by `fn`, which may be async and is
+   * called for an empty value too; `null` for a missing key, without `fn`.
    */
   get<T>(
     key: string,
@@ -235,7 +225,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.getStr(await cache.store("naïve")), "naïve");
    * ```
    *
-   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The text, or `null` for a missing key.
    * @throws {DecodeError} The bytes are not valid UTF-8.
    */
@@ -257,7 +246,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.getInt(await cache.store(" -1_000\n")), -1000);
    * ```
    *
-   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The number, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer (`"3.14"`, `"abc"`, `""`).
    * @throws {RangeError} Its magnitude is 2^53 or more; use {@linkcode Cache.getBigInt}.
@@ -280,7 +268,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.getBigInt(key), 18446744073709551616n);
    * ```
    *
-   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The bigint, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer, or has more than 4 300 digits.
    */
@@ -302,7 +289,6 @@ export class Cache implements AsyncDisposable {
    * assert.deepEqual(value, [1, "one", null]);
    * ```
    *
-   * @param options `touch`, `signal`, `timeout`, as for {@linkcode Cache.get}.
    * @returns The parsed value, or `null` for a missing key.
    * @throws {DecodeError} The value is not valid UTF-8 JSON.
    */
@@ -326,7 +312,6 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param fn Converts each stored value; may be async.
-   * @param options `signal`, `timeout`.
    * @returns One entry per key.
    */
   getMany(
@@ -334,13 +319,7 @@ export class Cache implements AsyncDisposable {
     fn?: undefined,
     options?: ReadOptions,
   ): Promise<(Uint8Array | null)[]>;
-  /**
-   * Reads many keys in one round trip and converts each value found with `fn`.
-   *
-   * @param fn Converts each stored value; may be async.
-   * @param options `signal`, `timeout`.
-   * @returns One entry per key: what `fn` returns, or `null`.
-   */
+  /** Reads many keys in one round trip, each value found converted by `fn` (may be async). */
   getMany<T>(
     keys: readonly string[],
     fn: (value: Uint8Array) => T | Promise<T>,
@@ -368,7 +347,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.has("missing"), false);
    * ```
    *
-   * @param options `signal`, `timeout`.
    * @returns `true` when the key exists.
    */
   @traced("has", () => 1, (result) => result ? 1 : 0)
@@ -413,7 +391,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.ttl("missing"), null);
    * ```
    *
-   * @param options `signal`, `timeout`.
    * @returns Milliseconds left, `Infinity` for a key without expiry, `null` for a missing key.
    */
   @traced("ttl", () => 1)
@@ -435,7 +412,6 @@ export class Cache implements AsyncDisposable {
    * ```
    *
    * @param ttl Milliseconds from now: a positive whole number.
-   * @param options `signal`, `timeout`.
    * @returns Whether the key existed (and so now expires).
    */
   @traced("expire", () => 1)
@@ -466,13 +442,47 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
+   * Removes every entry stored with any of `tags`, from Redis and every L1.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-invalidatetags" });
+   * await cache.store("Ada", { tags: ["user:7"] });
+   * assert.equal(await cache.invalidateTags("user:7"), 1);
+   * ```
+   * @returns How many entries were removed.
+   */
+  @traced("invalidateTags", stringsIn)
+  invalidateTags(...tags: string[]): Promise<number> {
+    return this.#engine.tags.invalidate(tags);
+  }
+
+  /**
+   * Makes every entry with any of `tags` stale: left its grace, else removed.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-expiretags" });
+   * await cache.getOrStore("home", () => "<h1>", { tags: ["pages"] });
+   * assert.equal(await cache.expireTags("pages"), 1);
+   * ```
+   * @returns How many entries it made stale or removed.
+   */
+  @traced("expireTags", stringsIn)
+  expireTags(...tags: string[]): Promise<number> {
+    return this.#engine.tags.expire(tags);
+  }
+
+  /**
    * Read-through: the value under `key`, or else `loader`'s, stored under
-   * `key` and returned. Concurrent misses in one process call `loader` once;
-   * across processes, a short Redis lock keeps it to one call while the
-   * others wait for the value. A loader that throws stores nothing, and
-   * every caller waiting on it gets its error. Returns the bytes as stored,
-   * the same on a hit and a miss; see {@linkcode Cache.getOrStoreJson} for
-   * typed values.
+   * `key` and returned, with one loader call at a time across processes
+   * (see the README's "Read-through"). A loader that throws stores nothing.
    *
    * @example
    * ```ts
@@ -482,18 +492,15 @@ export class Cache implements AsyncDisposable {
    * await using cache = await Cache.connect({ namespace: "doc-getorstore" });
    * let calls = 0;
    * const load = () => `page ${++calls}`;
-   * const [a, b] = await Promise.all([
-   *   cache.getOrStore("home", load, { ttl: 60_000 }),
-   *   cache.getOrStore("home", load, { ttl: 60_000 }),
-   * ]);
+   * const [a, b] = await Promise.all([1, 2].map(() => cache.getOrStore("home", load, { ttl: 60_000 })));
    * assert.equal(new TextDecoder().decode(a), "page 1");
    * assert.deepEqual(a, b);
    * assert.equal(calls, 1);
    * ```
    *
-   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:`), namespaced like the rest.
+   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:` or `__tag:`), namespaced like the rest.
    * @param loader Computes the value on a miss: a string, bytes, number or bigint.
-   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
+   * @param options `ttl`, `tags`, `lockTimeout`, `signal`, `timeout`.
    * @returns The stored bytes.
    */
   @traced("getOrStore", () => 1)
@@ -506,10 +513,8 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * {@linkcode Cache.getOrStore} for JSON values: the loader's value is
-   * stored as JSON (refusing what JSON would change, as
-   * {@linkcode Cache.storeJson} does) and the result is parsed, so a hit and
-   * a miss give the same value.
+   * {@linkcode Cache.getOrStore} for JSON values, stored as
+   * {@linkcode Cache.storeJson} stores them, returned parsed.
    *
    * @example
    * ```ts
@@ -523,7 +528,7 @@ export class Cache implements AsyncDisposable {
    *
    * @param key A key of your choosing.
    * @param loader Computes the value on a miss.
-   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
+   * @param options `ttl`, `tags`, `lockTimeout`, `signal`, `timeout`.
    * @returns The value.
    */
   @traced("getOrStoreJson", () => 1)
@@ -546,11 +551,9 @@ export class Cache implements AsyncDisposable {
    *
    * await using cache = await Cache.connect({ namespace: "doc-health", flush: false });
    * const { ok, latencyMs } = await cache.health();
-   * assert.equal(ok, true);
-   * assert.ok(latencyMs >= 0);
+   * assert.ok(ok && latencyMs >= 0);
    * ```
    *
-   * @param options `signal`, `timeout`.
    * @returns `ok`, the latency in ms, and the error message when not ok.
    */
   health(options?: CallOptions): Promise<Health> {

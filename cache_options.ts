@@ -235,6 +235,13 @@ export interface StoreOptions extends CallOptions {
   ttl?: number;
   /** Replicas that must have the write before it resolves. @default {The cache's `waitReplicas`} */
   waitReplicas?: number;
+  /**
+   * Tags of the entry, for {@linkcode Cache.invalidateTags} and
+   * {@linkcode Cache.expireTags}: each 1 to 1 024 characters, namespaced
+   * like keys. The value and its tag memberships are written in one script.
+   * @default {None}
+   */
+  tags?: readonly string[];
 }
 
 /** Options for reads: what to do when Redis is unavailable. */
@@ -263,6 +270,8 @@ export interface GetOrStoreOptions extends CallOptions {
    * @default {10000}
    */
   lockTimeout?: number;
+  /** Tags of the stored value, as {@linkcode StoreOptions.tags}. @default {None} */
+  tags?: readonly string[];
 }
 
 /** A loader for {@linkcode Cache.getOrStore}: computes the value on a miss. */

@@ -19,6 +19,7 @@ import { Replicas } from "./replicas.ts";
 import { Runner } from "./runner.ts";
 import { Settings } from "./settings.ts";
 import { Stats } from "./stats.ts";
+import { Tags } from "./tags.ts";
 import { openTelemetry, type Telemetry } from "./telemetry.ts";
 import { Writes } from "./writes.ts";
 
@@ -33,6 +34,7 @@ export class Engine implements EngineHandle {
   readonly writes: Writes;
   readonly readThrough: ReadThrough;
   readonly keyspace: Keyspace;
+  readonly tags: Tags;
   readonly historyWrites: HistoryWrites;
   readonly history: boolean;
   readonly telemetry: Telemetry | undefined;
@@ -59,6 +61,7 @@ export class Engine implements EngineHandle {
       settings.coalesce,
     );
     this.reads = new Reads(settings, runner, this.stats, l1);
+    this.tags = new Tags(settings.prefix, runner, l1);
     this.writes = new Writes(
       settings,
       runner,
@@ -66,6 +69,7 @@ export class Engine implements EngineHandle {
       new Replicas(settings),
       l1,
       new StoreHistory(this.historyWrites, settings.historyKeys),
+      this.tags,
     );
     this.readThrough = new ReadThrough(
       settings,

@@ -12,6 +12,7 @@ import { tryLock, unlock } from "./lock.ts";
 import type { Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
+import { type Tagging, taggingFor } from "./tags.ts";
 import {
   checkKey,
   checkOptions,
@@ -68,13 +69,21 @@ export class ReadThrough {
     const call = checkOptions(options);
     const ttl = this.#settings.ttlFor(call);
     const lockTimeout = this.#settings.lockTimeoutFor(call);
+    const tagging = taggingFor(call);
     const signal = checkSignal(call.signal);
     signal?.throwIfAborted();
     // Callers share one load; each can still give up on its own signal.
     let loading = this.#loading.get(redisKey);
     if (loading === undefined) {
-      loading = this.#load(redisKey, loader, encode, ttl, lockTimeout, call)
-        .finally(() => this.#loading.delete(redisKey));
+      loading = this.#load(
+        redisKey,
+        loader,
+        encode,
+        ttl,
+        lockTimeout,
+        call,
+        tagging,
+      ).finally(() => this.#loading.delete(redisKey));
       this.#loading.set(redisKey, loading);
     }
     const { bytes, hit } = signal === undefined
@@ -102,6 +111,7 @@ export class ReadThrough {
     ttl: number | undefined,
     lockTimeout: number,
     call: CallOptions,
+    tagging: Tagging | undefined,
   ): Promise<Loaded> {
     const runner = this.#runner;
     const timeout = { timeout: call.timeout };
@@ -129,6 +139,8 @@ export class ReadThrough {
             ttl,
             this.#settings.replicasFor(timeout),
             timeout,
+            undefined,
+            tagging,
           );
           return { bytes: toBytes(value), hit: false };
         } finally {

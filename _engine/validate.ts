@@ -72,9 +72,16 @@ export function checkNamespace(
 export const LOCK_PREFIX = "__lock:";
 
 /**
+ * What the tags' bookkeeping keys start with, inside the namespace. Keys
+ * starting with it are refused, so that no value can take an index's place
+ * nor a delete drop one.
+ */
+export const TAG_PREFIX = "__tag:";
+
+/**
  * A key: 1 to {@linkcode MAX_KEY_LENGTH} characters of well-formed text (a
  * lone surrogate would be written as U+FFFD and collide with other keys),
- * not starting with {@linkcode LOCK_PREFIX}.
+ * not starting with {@linkcode LOCK_PREFIX} nor {@linkcode TAG_PREFIX}.
  */
 export function checkKey(key: unknown): string {
   if (typeof key !== "string") throw new TypeError("key must be a string");
@@ -89,6 +96,11 @@ export function checkKey(key: unknown): string {
   if (key.startsWith(LOCK_PREFIX)) {
     throw new RangeError(
       `key must not start with "${LOCK_PREFIX}": such keys are getOrStore's locks`,
+    );
+  }
+  if (key.startsWith(TAG_PREFIX)) {
+    throw new RangeError(
+      `key must not start with "${TAG_PREFIX}": such keys are the tags' bookkeeping`,
     );
   }
   return key;

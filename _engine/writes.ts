@@ -3,6 +3,7 @@
 // Python history, for all the plain writes of a tick) or alone (its own SET,
 // and WAIT when replicas are asked for). `store` adds its call history, in
 // the batch's script when it fits, else as the history's own commands.
+// A tagged write goes alone, in the tags' script (`tags.ts`).
 
 import type { Driver } from "../_drivers/driver.ts";
 import { groupBySlot } from "../_drivers/key_slot.ts";
@@ -27,6 +28,7 @@ import type { Replicas } from "./replicas.ts";
 import type { Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
+import { type Tagging, taggingFor, type Tags } from "./tags.ts";
 import { checkOptions, encodeValue } from "./validate.ts";
 
 // Stores many values with one expiry atomically, in one command.
@@ -62,6 +64,7 @@ export class Writes {
   readonly #replicas: Replicas;
   readonly #l1: L1 | undefined;
   readonly #history: StoreHistory;
+  readonly #tags: Tags;
   readonly #prefix: string;
   readonly #batch: Coalescer<PendingWrite, unknown> | undefined;
 
@@ -72,7 +75,9 @@ export class Writes {
     replicas: Replicas,
     l1: L1 | undefined,
     history: StoreHistory,
+    tags: Tags,
   ) {
+    this.#tags = tags;
     this.#settings = settings;
     this.#runner = runner;
     this.#stats = stats;
@@ -104,13 +109,14 @@ export class Writes {
     // As Python's `@count_calls @call_history`: a call is counted and its
     // input recorded even when it then fails; see `write` for the output.
     const keepHistory = this.#settings.history;
-    let input, value, call, ttl, replicas;
+    let input, value, call, ttl, replicas, tagging;
     try {
       input = keepHistory ? callInput([data, options]) : undefined;
       value = encodeValue(data);
       call = checkOptions(options);
       ttl = this.#settings.ttlFor(call);
       replicas = this.#settings.replicasFor(call);
+      tagging = taggingFor(call);
     } catch (error) {
       if (!keepHistory) throw error;
       return await this.#history.recordApart(
@@ -120,7 +126,15 @@ export class Writes {
     }
     const key = crypto.randomUUID();
     const record = input === undefined ? undefined : { input, output: key };
-    await this.write(this.#prefix + key, value, ttl, replicas, call, record);
+    await this.write(
+      this.#prefix + key,
+      value,
+      ttl,
+      replicas,
+      call,
+      record,
+      tagging,
+    );
     return key;
   }
 
@@ -130,8 +144,17 @@ export class Writes {
     const call = checkOptions(options);
     const ttl = this.#settings.ttlFor(call);
     const replicas = this.#settings.replicasFor(call);
+    const tagging = taggingFor(call);
     const key = crypto.randomUUID();
-    await this.write(this.#prefix + key, json, ttl, replicas, call);
+    await this.write(
+      this.#prefix + key,
+      json,
+      ttl,
+      replicas,
+      call,
+      undefined,
+      tagging,
+    );
     return key;
   }
 
@@ -144,10 +167,15 @@ export class Writes {
     const encoded = values.map(encodeValue);
     const call = checkOptions(options);
     const ttl = this.#settings.ttlFor(call);
+    const tagging = taggingFor(call);
     const keys = encoded.map(() => crypto.randomUUID());
     if (keys.length === 0) return keys;
     const redisKeys = keys.map((key) => this.#prefix + key);
     const replicas = this.#settings.replicasFor(call);
+    if (tagging !== undefined) {
+      await this.#writeTagged(redisKeys, encoded, ttl, tagging, replicas, call);
+      return keys;
+    }
     await this.#runner.run(
       "MSET",
       (driver) =>
@@ -163,7 +191,8 @@ export class Writes {
    * there is one. Plain writes (no signal, timeout or replicas of their
    * own) made in the same tick share one MSET, one deadline and one latency
    * sample. A store's `record` goes in the same script as its value when it
-   * can, else as the history's own commands around the SET.
+   * can, else as the history's own commands around the SET. A tagged
+   * write goes alone, in the tags' script, its history around it.
    */
   write(
     redisKey: string,
@@ -172,8 +201,19 @@ export class Writes {
     replicas: number,
     call: StoreOptions,
     record?: StoreRecord,
+    tagging?: Tagging,
   ): Promise<void> {
     this.#l1?.invalidate(redisKey);
+    if (tagging !== undefined) {
+      this.#batch?.flush();
+      const send = () =>
+        this.#writeTagged([redisKey], [value], ttl, tagging, replicas, call);
+      if (record === undefined) return send();
+      return this.#history.recordApart(
+        record.input,
+        () => send().then(() => record.output),
+      ).then(() => {});
+    }
     const batch = replicas === 0 && this.#settings.sharesBatch(call) &&
         this.#runner.driver?.connected !== false
       ? this.#batch
@@ -202,6 +242,31 @@ export class Writes {
       if (result === SCRIPT_REFUSED) return recordApart();
       this.#stats.stores++;
       return undefined;
+    });
+  }
+
+  // Values with their tag memberships, in the tags' script(s).
+  #writeTagged(
+    redisKeys: readonly string[],
+    values: readonly RedisArgument[],
+    ttl: number | undefined,
+    tagging: Tagging,
+    replicas: number,
+    call: StoreOptions,
+  ): Promise<void> {
+    return this.#runner.run(
+      "EVALSHA",
+      (driver) =>
+        this.#replicas.after(
+          driver,
+          this.#tags.write(driver, redisKeys, values, ttl, tagging),
+          redisKeys,
+          replicas,
+          call,
+        ),
+      call,
+    ).then(() => {
+      this.#stats.stores += redisKeys.length;
     });
   }
 

@@ -82,6 +82,18 @@ function runtimeFigures(run: Run, runtime: string): FigureGroup {
     ratio(results, runtime, "get, 1 in flight", "cache (l1)", "cache"),
     whole,
   );
+  put(
+    group,
+    "taggedGetRatio",
+    ratio(results, runtime, "get, 1 in flight", "cache (tagged)", "cache"),
+    times,
+  );
+  put(
+    group,
+    "taggedStoreRatio",
+    ratio(results, runtime, "set, 1 in flight", "cache (tagged)", "cache"),
+    times,
+  );
   const allocation = run.allocations.find((a) => a.runtime === runtime);
   put(group, "allocationNs", allocation?.ns, whole);
 

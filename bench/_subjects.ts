@@ -27,6 +27,7 @@ export const SUBJECTS = [
   "cache (no history)",
   "cache (coalesce off)",
   "cache (l1)",
+  "cache (tagged)",
   "node-redis",
   "bun RedisClient",
   "ioredis",
@@ -65,7 +66,8 @@ export async function openSubject(
     case "cache":
     case "cache (no history)":
     case "cache (coalesce off)":
-    case "cache (l1)": {
+    case "cache (l1)":
+    case "cache (tagged)": {
       const { Cache } = await import("../mod.ts");
       const cache = await Cache.connect({
         url,
@@ -75,14 +77,20 @@ export async function openSubject(
         // Gets after the first come from process memory.
         ...(name === "cache (l1)" ? { l1: {} } : {}),
       });
+      // Tagged entries are read as any other; their stores go alone, in
+      // the tags' script.
+      const options = name === "cache (tagged)"
+        ? { tags: ["bench", "bench:other"] }
+        : undefined;
       return {
-        prime: (_key, value) => cache.store(value),
+        prime: (_key, value) => cache.store(value, options),
         get: (key) => cache.get(key),
         // The exercise's store picks its own key and records the call.
-        writeNew: (value) => cache.store(value),
+        writeNew: (value) => cache.store(value, options),
         getMany: (keys) => cache.getMany(keys),
         // The L1 changes only get; its writes and batches are the cache's.
         ...(name === "cache (l1)" ? { ops: ["get"] as const } : {}),
+        ...(name === "cache (tagged)" ? { ops: ["get", "set"] as const } : {}),
         close: () => cache.close(),
       };
     }

@@ -185,6 +185,7 @@ const CACHE_FORMS: SubjectName[] = [
   "cache (no history)",
   "cache (coalesce off)",
   "cache (l1)",
+  "cache (tagged)",
 ];
 const PEERS: SubjectName[] = ["keyv", "cache-manager", "bentocache"];
 const ALL_CASES: CaseName[] = CASES.map((c) => c.name);

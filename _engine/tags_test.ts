@@ -1,0 +1,122 @@
+// Soft expiry through the engine, with the grace a read-through write
+// records (getOrStore's `grace` option comes with serve-stale): expireTags
+// lowers each entry's Redis expiry to its own grace, once, and the entry
+// stays invalidatable; an entry without grace is removed.
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { redisForThisFile, waitFor } from "../_testing/util.ts";
+import { type Engine, openEngine } from "./engine.ts";
+import { checkTags, taggingFor } from "./tags.ts";
+
+const { server, raw } = await redisForThisFile();
+
+async function engine(namespace: string): Promise<Engine> {
+  const opened = await openEngine({
+    url: server.url(),
+    namespace,
+    history: false,
+  });
+  after(() => opened.close());
+  return opened;
+}
+
+// What a read-through write of `value` with `ttl` and `grace` stores: the
+// bytes with Redis expiry ttl + grace, and the grace in the tags' bookkeeping.
+function writeWithGrace(
+  cache: Engine,
+  key: string,
+  value: string,
+  ttl: number,
+  grace: number,
+  tags: string[],
+): Promise<void> {
+  return cache.writes.write(
+    cache.prefix + key,
+    value,
+    ttl + grace,
+    0,
+    {},
+    undefined,
+    taggingFor({ tags }, grace),
+  );
+}
+
+const pttl = async (key: string) => Number(await raw.send("PTTL", key));
+
+test("expireTags leaves each entry its own grace, once; a plain get still reads it until then", async () => {
+  const cache = await engine("grace");
+  await writeWithGrace(cache, "long", "L", 60_000, 3_000, ["soft"]);
+  await writeWithGrace(cache, "short", "S", 60_000, 1_000, ["soft", "other"]);
+  await writeWithGrace(cache, "none", "N", 60_000, 0, ["soft"]);
+  // Already within its grace: nothing to make stale.
+  await writeWithGrace(cache, "stale", "X", 1, 30_000, ["soft"]);
+  await waitFor(
+    async () => await pttl("grace:stale") <= 30_000,
+    5_000,
+    "the stale entry's fresh part did not pass",
+  );
+  assert.ok(await pttl("grace:long") > 60_000);
+
+  assert.equal(await cache.tags.expire(["soft"]), 3);
+  const long = await pttl("grace:long");
+  const short = await pttl("grace:short");
+  assert.ok(long > 0 && long <= 3_000, `long: ${long}`);
+  assert.ok(short > 0 && short <= 1_000, `short: ${short}`);
+  assert.equal(await raw.send("EXISTS", "grace:none"), 0);
+  assert.ok(await pttl("grace:stale") > 3_000);
+  assert.equal(String(await cache.reads.get("long", undefined, {})), "76");
+
+  // A second expiry changes nothing; the entries stay in their tags.
+  assert.equal(await cache.tags.expire(["soft", "other"]), 0);
+  assert.ok(await pttl("grace:long") <= long);
+  assert.equal(await cache.tags.invalidate(["other"]), 1);
+  assert.equal(await raw.send("EXISTS", "grace:short"), 0);
+  assert.equal(await cache.tags.invalidate(["soft"]), 2);
+  assert.deepEqual(await raw.send("KEYS", "grace:*"), []);
+});
+
+test("once an expired entry's grace ends, it is gone, and getOrStore loads it again", async () => {
+  const cache = await engine("reload");
+  await writeWithGrace(cache, "page", "old", 60_000, 200, ["pages"]);
+  assert.equal(await cache.tags.expire(["pages"]), 1);
+  assert.equal(
+    String(await cache.reads.get("page", undefined, {})),
+    "111,108,100",
+  );
+  await waitFor(
+    async () => await raw.send("EXISTS", "reload:page") === 0,
+    5_000,
+    "the entry outlived its grace",
+  );
+  let loads = 0;
+  const bytes = await cache.readThrough.load(
+    "page",
+    () => `new ${++loads}`,
+    String,
+    { tags: ["pages"] },
+  );
+  assert.equal(new TextDecoder().decode(bytes), "new 1");
+  assert.equal(loads, 1);
+  // Its bookkeeping went with it, but for the new entry.
+  assert.deepEqual(
+    (await raw.send("KEYS", "reload:__tag:*") as unknown[]).map(String),
+    ["reload:__tag:i:pages"],
+  );
+});
+
+test("tags are checked like keys: strings of 1 to 1 024 characters, well formed; repeats count once", () => {
+  assert.deepEqual(checkTags(["a", "b", "a"]), ["a", "b"]);
+  assert.equal(taggingFor({}), undefined);
+  assert.equal(taggingFor({ tags: [] }), undefined);
+  assert.deepEqual(taggingFor({ tags: ["a", "a"] }, 5), {
+    tags: ["a"],
+    grace: 5,
+  });
+  assert.throws(() => taggingFor({ tags: "a" }), TypeError);
+  assert.throws(() => checkTags([""]), RangeError);
+  assert.throws(() => checkTags(["x".repeat(1_025)]), RangeError);
+  assert.ok(checkTags(["x".repeat(1_024)]));
+  assert.throws(() => checkTags(["\udc00"]), TypeError);
+  assert.throws(() => checkTags([7]), TypeError);
+});

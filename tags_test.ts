@@ -1,0 +1,353 @@
+// Tags from outside: what invalidateTags and expireTags remove or shorten,
+// read back with raw commands; bad tags write nothing; the bookkeeping stays
+// bounded after a churn of expiring entries; untagged stores send exactly
+// the commands they did; and another process's L1 never serves an
+// invalidated value once it has heard the invalidation resolved.
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { Cache } from "./mod.ts";
+import { engineOf } from "./_engine/handle.ts";
+import {
+  recordFigures,
+  redisForThisFile,
+  runChild,
+  runtime,
+  testdataCommand,
+  waitFor,
+} from "./_testing/util.ts";
+
+const { server, raw } = await redisForThisFile();
+
+async function connect(
+  namespace: string,
+  options: Parameters<typeof Cache.connect>[0] = {},
+): Promise<Cache> {
+  const cache = await Cache.connect({
+    url: server.url(),
+    namespace,
+    ...options,
+  });
+  after(() => cache.close());
+  return cache;
+}
+
+async function keysOf(namespace: string): Promise<string[]> {
+  const keys = (await raw.send("KEYS", `${namespace}:*`)) as Uint8Array[];
+  return keys.map(String).sort();
+}
+
+async function bookkeeping(namespace: string): Promise<string[]> {
+  return (await keysOf(namespace)).filter((key) =>
+    key.startsWith(`${namespace}:__tag:`)
+  );
+}
+
+test("invalidateTags removes every entry with any of the tags, from every write method, and says how many", async () => {
+  const cache = await connect("inv");
+  const a = await cache.store("a", { tags: ["red"] });
+  const b = await cache.storeJson({ b: 1 }, { tags: ["red", "blue"] });
+  const many = await cache.storeMany(["m1", "m2", 3], {
+    tags: ["blue"],
+    ttl: 60_000,
+  });
+  await cache.getOrStore("page", () => "p", { tags: ["green"] });
+  await cache.getOrStoreJson("user", () => ({ id: 1 }), { tags: ["green"] });
+  const untagged = await cache.store("plain");
+  const other = await cache.store("other", { tags: ["yellow"] });
+  // A ttl of its own on the many keeps their expiry.
+  assert.ok(Number(await raw.send("PTTL", `inv:${many[0]}`)) > 59_000);
+
+  assert.equal(await cache.invalidateTags("red", "blue"), 5);
+  for (const key of [a, b, ...many]) {
+    assert.equal(await raw.send("EXISTS", `inv:${key}`), 0, key);
+  }
+  assert.equal(await cache.invalidateTags("green"), 2);
+  assert.equal(await raw.send("EXISTS", "inv:page"), 0);
+  assert.equal(await raw.send("EXISTS", "inv:user"), 0);
+  assert.equal(await cache.getStr(untagged), "plain");
+  assert.equal(await cache.getStr(other), "other");
+  // Nothing is left pointing at what was removed.
+  assert.deepEqual(await bookkeeping("inv"), [
+    "inv:__tag:i:yellow",
+  ]);
+  assert.equal(await cache.invalidateTags("red"), 0);
+  assert.equal(await cache.invalidateTags(), 0);
+  // A getOrStore after the invalidation loads again.
+  let loads = 0;
+  await cache.getOrStore("page", () => `p${++loads}`, { tags: ["green"] });
+  assert.equal(loads, 1);
+});
+
+test("a bad tag is a TypeError or RangeError and writes nothing, from every method", async () => {
+  const cache = await connect("bad", { history: false });
+  let loads = 0;
+  const load = () => `v${++loads}`;
+  const cases: [unknown, typeof TypeError | typeof RangeError][] = [
+    ["red", TypeError],
+    [[1], TypeError],
+    [["ok", null], TypeError],
+    [[""], RangeError],
+    [["x".repeat(1025)], RangeError],
+    [["\ud800"], TypeError],
+  ];
+  for (const [tags, error] of cases) {
+    const options = { tags } as { tags: string[] };
+    const name = JSON.stringify(tags);
+    await assert.rejects(cache.store("v", options), error, name);
+    await assert.rejects(cache.storeJson({ v: 1 }, options), error, name);
+    await assert.rejects(cache.storeMany(["a", "b"], options), error, name);
+    await assert.rejects(cache.getOrStore("k", load, options), error, name);
+    await assert.rejects(cache.getOrStoreJson("j", load, options), error, name);
+  }
+  await assert.rejects(cache.invalidateTags(1 as never), TypeError);
+  await assert.rejects(cache.invalidateTags("ok", ""), RangeError);
+  await assert.rejects(cache.expireTags(null as never), TypeError);
+  // The bookkeeping's names are refused as keys, like getOrStore's locks.
+  await assert.rejects(cache.get("__tag:i:red"), RangeError);
+  await assert.rejects(cache.delete("__tag:i:red"), RangeError);
+  assert.equal(loads, 0);
+  assert.deepEqual(await keysOf("bad"), []);
+  // The history records a bad call, as Python's does, and nothing else.
+  const recorded = await connect("bad-history");
+  await assert.rejects(recorded.store("v", { tags: [""] }), RangeError);
+  assert.deepEqual(await keysOf("bad-history"), [
+    "bad-history:Cache.store",
+    "bad-history:Cache.store:inputs",
+  ]);
+});
+
+test("tags are namespaced like keys, and clear() removes their bookkeeping", async () => {
+  const one = await connect("ns-one");
+  const two = await connect("ns-two");
+  const a = await one.store("a", { tags: ["shared"] });
+  const b = await two.store("b", { tags: ["shared"] });
+  assert.equal(await one.invalidateTags("shared"), 1);
+  assert.equal(await one.has(a), false);
+  assert.equal(await two.getStr(b), "b");
+  await two.clear();
+  assert.deepEqual(await keysOf("ns-two"), []);
+  // After a clear, tags start afresh.
+  const c = await two.store("c", { tags: ["shared"] });
+  assert.equal(await two.invalidateTags("shared"), 1);
+  assert.equal(await two.has(c), false);
+});
+
+test("expireTags removes entries that have no grace, and leaves the others alone", async () => {
+  const cache = await connect("soft");
+  const [a, b] = await cache.storeMany(["a", "b"], {
+    tags: ["soft"],
+    ttl: 60_000,
+  });
+  await cache.getOrStore("page", () => "p", { tags: ["soft", "page"] });
+  const kept = await cache.store("kept", { tags: ["hard"] });
+  assert.equal(await cache.expireTags("soft"), 3);
+  for (const key of [a, b, "page"]) {
+    assert.equal(await cache.has(key), false, key);
+  }
+  assert.equal(await cache.getStr(kept), "kept");
+  assert.equal(await cache.expireTags("soft", "page"), 0);
+  // What expireTags removed is no longer in any index.
+  assert.deepEqual(await bookkeeping("soft"), ["soft:__tag:i:hard"]);
+});
+
+test(
+  "bookkeeping stays bounded: after 10 000 expiring tagged entries, only live ones are indexed, and nothing is left once they expire",
+  { timeout: 120_000 },
+  async () => {
+    const cache = await connect("churn", { history: false });
+    const ttl = 50;
+    const index = "churn:__tag:i:churn";
+    const written: number[] = [];
+    let mostMembers = 0;
+    let mostLive = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const started = Date.now();
+      await cache.store(i, { tags: ["churn", `group:${i % 10}`], ttl });
+      written.push(Date.now());
+      if (i % 500 === 499) {
+        // The last write pruned what had expired when it started, so every
+        // member left was written since then, less the ttl (1 ms for rounding).
+        const members = Number(await raw.send("ZCARD", index));
+        const live = written.filter((at) => at > started - ttl - 1).length;
+        assert.ok(members <= live, `${members} members, ${live} live at most`);
+        mostMembers = Math.max(mostMembers, members);
+        mostLive = Math.max(mostLive, live);
+      }
+    }
+    await waitFor(
+      async () => (await keysOf("churn")).length === 0,
+      5_000,
+      `bookkeeping left after the churn: ${
+        (await bookkeeping("churn")).length
+      } keys`,
+    );
+    // Deleted entries are cleaned up too: each tagged write checks two members.
+    for (let i = 0; i < 2_000; i++) {
+      await cache.delete(await cache.store(i, { tags: ["deleted"] }));
+    }
+    const deletedMembers = Number(
+      await raw.send("ZCARD", "churn:__tag:i:deleted"),
+    );
+    assert.ok(deletedMembers <= 2, `${deletedMembers} members left`);
+    recordFigures("tags_bookkeeping", {
+      entries: 10_000,
+      ttlMs: ttl,
+      mostMembers,
+      mostLive,
+      keysAfter: 0,
+      deletedEntries: 2_000,
+      deletedMembersLeft: deletedMembers,
+    });
+  },
+);
+
+test("a get of a tagged entry sends what a get of an untagged one does: one GET", async () => {
+  const cache = await connect("read-cost", { history: false });
+  const tagged = await cache.store("t", { tags: ["read"] });
+  const untagged = await cache.store("u");
+  const before = await commandCalls();
+  for (let i = 0; i < 50; i++) {
+    assert.equal(await cache.getStr(tagged), "t");
+    assert.equal(await cache.getStr(untagged), "u");
+  }
+  const after = await commandCalls();
+  const sent = [...after].filter(([command, calls]) =>
+    calls !== (before.get(command) ?? 0) && command !== "info"
+  ).map(([command, calls]) => [command, calls - (before.get(command) ?? 0)]);
+  assert.deepEqual(sent, [["get", 100]]);
+});
+
+async function commandCalls(): Promise<Map<string, number>> {
+  const info = String(await raw.send("INFO", "commandstats"));
+  const calls = new Map<string, number>();
+  for (
+    const [, command, count] of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)
+  ) {
+    calls.set(command, Number(count));
+  }
+  return calls;
+}
+
+test(
+  "two processes: once the reader hears invalidateTags resolved in the other, its L1 never returns an invalidated entry",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const namespace = "l1";
+    const cache = await connect(namespace, {
+      flush: false,
+      l1: { maxEntries: 1_000 },
+    });
+    const doomed = await cache.storeMany(
+      Array.from({ length: 200 }, (_, i) => `doomed ${i}`),
+      { tags: ["doomed"] },
+    );
+    const kept = await cache.storeMany(
+      Array.from({ length: 200 }, (_, i) => `kept ${i}`),
+      { tags: ["kept"] },
+    );
+    for (const key of [...doomed, ...kept]) await cache.get(key);
+    // Held in memory now: the reads below come from the L1.
+    const hitsBefore = cache.stats().l1!.hits;
+    for (const key of doomed) assert.notEqual(await cache.get(key), null);
+    assert.equal(cache.stats().l1!.hits - hitsBefore, doomed.length);
+
+    const [command, args] = testdataCommand("tags_invalidator");
+    const child = runChild(command, [
+      ...args,
+      server.url(),
+      namespace,
+      "doomed",
+      "l1-test",
+    ], 30_000);
+    let exited = false;
+    child.then(() => exited = true);
+    const send = (...args: string[]) => engineOf(cache).send(args);
+    await waitFor(
+      async () => await send("LPOP", "l1-test:ready") !== null,
+      20_000,
+      "the invalidator did not start",
+      () => exited,
+    );
+    await send("RPUSH", "l1-test:go", "go");
+    // Reads race the invalidation until the reader hears, over its own
+    // connection (the one Redis pushes invalidations on), that it resolved.
+    let heard: string | null = null;
+    let racingReads = 0;
+    // When each read that returned an invalidated value started, on the
+    // wall clock both processes share (whole ms).
+    const staleReads: number[] = [];
+    const giveUpAt = Date.now() + 20_000;
+    while (heard === null) {
+      assert.ok(
+        Date.now() < giveUpAt,
+        "the invalidator never said it was done",
+      );
+      for (const key of doomed) {
+        const started = Date.now();
+        if (await cache.get(key) !== null) staleReads.push(started);
+      }
+      racingReads += doomed.length;
+      // Had it exited before this LPOP, its word would be on the list.
+      const stopped = exited;
+      heard = await send("LPOP", "l1-test:done") as string | null;
+      if (heard === null && stopped) {
+        assert.fail(`the invalidator stopped: ${(await child).output}`);
+      }
+    }
+    const [removed, resolvedAt] = heard.split(" ").map(Number);
+    assert.equal(removed, doomed.length);
+    const hitsAfter = cache.stats().l1!.hits;
+    for (let round = 0; round < 5; round++) {
+      for (const key of doomed) assert.equal(await cache.get(key), null, key);
+      for (const key of kept) assert.notEqual(await cache.get(key), null, key);
+    }
+    // The kept entries still came from memory.
+    assert.ok(cache.stats().l1!.hits - hitsAfter >= 5 * kept.length);
+    assert.equal((await child).code, 0, (await child).output);
+    // Not asserted (it is a time): how long after invalidateTags resolved in
+    // the other process a read here still returned an invalidated value.
+    const late = staleReads.filter((started) => started >= resolvedAt);
+    const figures = {
+      entries: doomed.length,
+      racingReads,
+      staleReadsAfter: late.length,
+      staleAfterMs: Math.max(0, ...late.map((started) => started - resolvedAt)),
+    };
+    console.log(`tags l1 (${runtime}): ${JSON.stringify(figures)}`);
+    recordFigures("tags_l1", figures);
+  },
+);
+
+test("in the invalidating process, a get right after invalidateTags resolves misses its L1", async () => {
+  const cache = await connect("l1-local", { l1: { maxEntries: 100 } });
+  const key = await cache.store("v", { tags: ["local"] });
+  await cache.get(key);
+  assert.equal(await cache.getStr(key), "v");
+  assert.equal(cache.stats().l1!.hits, 1);
+  assert.equal(await cache.invalidateTags("local"), 1);
+  assert.equal(await cache.get(key), null);
+});
+
+test("a tagged store keeps the Python call history, in order with untagged ones", async () => {
+  const cache = await connect("history");
+  const first = await cache.store("a");
+  const [second, third] = await Promise.all([
+    cache.store("b", { tags: ["h"] }),
+    cache.store("c"),
+  ]);
+  const list = async (name: string) =>
+    ((await raw.send(
+      "LRANGE",
+      `history:Cache.store:${name}`,
+      "0",
+      "-1",
+    )) as Uint8Array[]).map(String);
+  assert.deepEqual(await list("outputs"), [first, second, third]);
+  assert.equal((await list("inputs")).length, 3);
+  assert.equal(String(await raw.send("GET", "history:Cache.store")), "3");
+  assert.equal(await cache.invalidateTags("h"), 1);
+  assert.equal(await cache.has(first), true);
+});
