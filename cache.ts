@@ -11,7 +11,7 @@ import {
 import { type Engine, openEngine } from "./_engine/engine.ts";
 import { attachEngine } from "./_engine/handle.ts";
 import { parseJson } from "./_engine/json.ts";
-import { encodeValue, MAX_KEY_LENGTH } from "./_engine/validate.ts";
+import { MAX_KEY_LENGTH } from "./_engine/validate.ts";
 import type {
   CacheOptions,
   CacheStats,
@@ -19,7 +19,9 @@ import type {
   GetOptions,
   GetOrStoreOptions,
   Health,
+  LoadedBytes,
   Loader,
+  ManyLoader,
   ReadOptions,
   Storable,
   StoreOptions,
@@ -48,8 +50,7 @@ type Convert = (value: Uint8Array) => unknown;
  * ```
  */
 export class Cache implements AsyncDisposable {
-  // What does the work; each method delegates to it, which checks the
-  // arguments first. Not `async` here: that layer would add microtask turns.
+  // Checks arguments and does the work; no `async` layer here (microtasks).
   #engine!: Engine;
 
   /** Use {@linkcode Cache.connect}, which also opens the connection. */
@@ -466,13 +467,9 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Read-through: the value under `key`, or else `loader`'s, stored under
-   * `key` and returned. Concurrent misses in one process call `loader` once;
-   * across processes, a short Redis lock keeps it to one call while the
-   * others wait for the value. A loader that throws stores nothing, and
-   * every caller waiting on it gets its error. Returns the bytes as stored,
-   * the same on a hit and a miss; see {@linkcode Cache.getOrStoreJson} for
-   * typed values.
+   * Read-through: the bytes under `key`, or else `loader`'s value, stored;
+   * concurrent misses call `loader` once, across processes too (a Redis
+   * lock). Grace, timeouts, refresh-ahead: {@linkcode GetOrStoreOptions}.
    *
    * @example
    * ```ts
@@ -480,36 +477,26 @@ export class Cache implements AsyncDisposable {
    * import assert from "node:assert/strict";
    *
    * await using cache = await Cache.connect({ namespace: "doc-getorstore" });
-   * let calls = 0;
-   * const load = () => `page ${++calls}`;
-   * const [a, b] = await Promise.all([
-   *   cache.getOrStore("home", load, { ttl: 60_000 }),
-   *   cache.getOrStore("home", load, { ttl: 60_000 }),
-   * ]);
-   * assert.equal(new TextDecoder().decode(a), "page 1");
+   * let calls = 0, load = () => `page ${++calls}`;
+   * const [a, b] = await Promise.all([1, 2].map(() =>
+   *   cache.getOrStore("home", load, { ttl: 60_000, grace: 600_000 })));
+   * assert.deepEqual([new TextDecoder().decode(a), calls], ["page 1", 1]);
    * assert.deepEqual(a, b);
-   * assert.equal(calls, 1);
    * ```
    *
-   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:`), namespaced like the rest.
-   * @param loader Computes the value on a miss: a string, bytes, number or bigint.
-   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
-   * @returns The stored bytes.
+   * @returns The stored bytes; `null` for a negative entry (`negativeTtl`).
    */
   @traced("getOrStore", () => 1)
-  getOrStore(
+  getOrStore<R extends Storable | null | undefined = Storable>(
     key: string,
-    loader: Loader<Storable>,
+    loader: Loader<R, Uint8Array>,
     options?: GetOrStoreOptions,
-  ): Promise<Uint8Array> {
-    return this.#engine.readThrough.load(key, loader, encodeValue, options);
+  ): Promise<LoadedBytes<R>> {
+    return this.#engine.readThrough.loadBytes(key, loader, options);
   }
 
   /**
-   * {@linkcode Cache.getOrStore} for JSON values: the loader's value is
-   * stored as JSON (refusing what JSON would change, as
-   * {@linkcode Cache.storeJson} does) and the result is parsed, so a hit and
-   * a miss give the same value.
+   * {@linkcode Cache.getOrStore} of JSON: stored as `storeJson` would, returned parsed.
    *
    * @example
    * ```ts
@@ -517,14 +504,8 @@ export class Cache implements AsyncDisposable {
    * import assert from "node:assert/strict";
    *
    * await using cache = await Cache.connect({ namespace: "doc-getorstorejson" });
-   * const user = await cache.getOrStoreJson("user:7", () => ({ id: 7, name: "Ada" }));
-   * assert.deepEqual(user, { id: 7, name: "Ada" });
+   * assert.deepEqual(await cache.getOrStoreJson("user:7", () => ({ id: 7 })), { id: 7 });
    * ```
-   *
-   * @param key A key of your choosing.
-   * @param loader Computes the value on a miss.
-   * @param options `ttl`, `lockTimeout`, `signal`, `timeout`.
-   * @returns The value.
    */
   @traced("getOrStoreJson", () => 1)
   getOrStoreJson<T>(
@@ -533,6 +514,29 @@ export class Cache implements AsyncDisposable {
     options?: GetOrStoreOptions,
   ): Promise<T> {
     return this.#engine.readThrough.loadJson(key, loader, options);
+  }
+
+  /**
+   * Read-through of many keys: one read, one `loadMissing` call with the
+   * keys that missed (it returns their values in order), one write.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getorstoremany" });
+   * const rows = await cache.getOrStoreMany(["1", "2"], (ids) => ids.map((id) => `row ${id}`));
+   * assert.deepEqual(rows.map((b) => new TextDecoder().decode(b!)), ["row 1", "row 2"]);
+   * ```
+   */
+  @traced("getOrStoreMany", lengthOfFirst)
+  getOrStoreMany(
+    keys: readonly string[],
+    loadMissing: ManyLoader<Storable>,
+    options?: GetOrStoreOptions,
+  ): Promise<(Uint8Array | null)[]> {
+    return this.#engine.readThroughMany.load(keys, loadMissing, options);
   }
 
   /**
@@ -546,12 +550,11 @@ export class Cache implements AsyncDisposable {
    *
    * await using cache = await Cache.connect({ namespace: "doc-health", flush: false });
    * const { ok, latencyMs } = await cache.health();
-   * assert.equal(ok, true);
-   * assert.ok(latencyMs >= 0);
+   * assert.ok(ok && latencyMs >= 0);
    * ```
    *
    * @param options `signal`, `timeout`.
-   * @returns `ok`, the latency in ms, and the error message when not ok.
+   * @returns `ok`, the latency in ms, the error when not ok, the breaker's state.
    */
   health(options?: CallOptions): Promise<Health> {
     return this.#engine.runner.health(options);
@@ -583,8 +586,8 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Releases the connection, if the cache opened it. Calls made afterwards
-   * reject with a {@linkcode CacheError}. Closing twice is harmless.
+   * Stops background refreshes (aborting their loaders), then releases the
+   * connection if the cache opened it; later calls reject. Twice is harmless.
    */
   close(): Promise<void> {
     return this.#engine.close();

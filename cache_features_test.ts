@@ -600,6 +600,13 @@ test("stats counts hits, misses, stores and errors, with latency percentiles; re
     stores: 0,
     errors: 0,
     latency: { p50: 0, p99: 0 },
+    readThrough: {
+      staleServed: 0,
+      refreshesStarted: 0,
+      refreshesFailed: 0,
+      negativeHits: 0,
+      loaderTimeouts: 0,
+    },
   });
 });
 

@@ -44,7 +44,8 @@ interface PendingWrite {
   record?: StoreRecord;
 }
 
-function setCommand(
+/** `SET key value`, with `PX ttl` when there is an expiry. */
+export function setCommand(
   redisKey: string,
   value: RedisArgument,
   ttl: number | undefined,
@@ -203,6 +204,26 @@ export class Writes {
       this.#stats.stores++;
       return undefined;
     });
+  }
+
+  /**
+   * Writes each command (a SET with its own expiry, or a negative entry's
+   * SET) in one round trip: pipelined, so in a cluster each goes to its
+   * slot's node. `values` counts the values among them, for stats.
+   */
+  async writeEach(
+    commands: readonly RedisArgument[][],
+    values: number,
+    call: CallOptions,
+  ): Promise<void> {
+    if (commands.length === 0) return;
+    for (const command of commands) this.#l1?.invalidate(String(command[1]));
+    await this.#runner.run(
+      "SET",
+      (driver) => Promise.all(commands.map((command) => driver.send(command))),
+      call,
+    );
+    this.#stats.stores += values;
   }
 
   // One value without its history: in `batch` when it has one, else alone.
