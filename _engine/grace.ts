@@ -119,9 +119,10 @@ export function freshness(policy: ReadThroughPolicy, pttl: number): Freshness {
   if (pttl < 0 || policy.ttl === undefined) return "fresh";
   const freshLeft = pttl - policy.grace;
   if (freshLeft <= 0) return "stale";
+  // Compared as time passed, not time left: 1 - 0.8 is 0.19999… in floats.
   if (
     policy.refreshAhead !== undefined &&
-    freshLeft <= policy.ttl * (1 - policy.refreshAhead)
+    policy.ttl - freshLeft >= policy.ttl * policy.refreshAhead
   ) {
     return "refresh";
   }
