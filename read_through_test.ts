@@ -455,3 +455,37 @@ test(
     assert.equal(text(await raw.getBytes("closing")), "v1");
   },
 );
+
+test(
+  "a stale L1 copy obeys the same bound: with Redis stopped it is served until ttl + grace, never after",
+  slow,
+  async () => {
+    await using stopped = await startRedisServer();
+    await using cache = await Cache.connect({
+      url: stopped.url(),
+      timeout: 300,
+      onUnavailable: "miss",
+      l1: {},
+    });
+    const options = { ttl: 200, grace: 1_000 };
+    await cache.getOrStore("bounded", () => "copy", options);
+    // The read-through read fills the L1 for as long as Redis keeps the key,
+    // at most ttl + grace from now (50 ms for the two clocks' rounding).
+    await cache.getOrStore("bounded", () => "unused", options);
+    const expiredBy = Date.now() + 1_200 + 50;
+    stopped.pause();
+    try {
+      assert.equal(
+        text(await cache.getOrStore("bounded", () => "loader", options)),
+        "copy",
+      );
+      await waitFor(() => Date.now() > expiredBy, 5_000, "clock");
+      assert.equal(
+        text(await cache.getOrStore("bounded", () => "loader", options)),
+        "loader",
+      );
+    } finally {
+      stopped.resume();
+    }
+  },
+);
