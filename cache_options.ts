@@ -318,7 +318,7 @@ export interface GetOrStoreOptions extends CallOptions {
    * the loader throws or runs past `loaderTimeout.soft`, when Redis cannot
    * be reached and the L1 holds it, while the breaker is open, and (with
    * `graceRefresh`) at once while one background refresh loads a new one.
-   * A value older than `ttl + grace` is never returned. Needs a `ttl`.
+   * A value older than `ttl + grace` is never returned. Needs a ttl (the call's, the cache's or the loader's `setTtl`).
    *
    * @default {0}
    */

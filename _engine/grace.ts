@@ -116,12 +116,13 @@ export function storedExpiry(
  * fresh, fresh but due for a refresh ahead, or stale.
  */
 export function freshness(policy: ReadThroughPolicy, pttl: number): Freshness {
-  if (pttl < 0 || policy.ttl === undefined) return "fresh";
+  if (pttl < 0) return "fresh";
+  // Judged without the ttl, which the loader may have set for itself.
   const freshLeft = pttl - policy.grace;
   if (freshLeft <= 0) return "stale";
   // Compared as time passed, not time left: 1 - 0.8 is 0.19999… in floats.
   if (
-    policy.refreshAhead !== undefined &&
+    policy.ttl !== undefined && policy.refreshAhead !== undefined &&
     policy.ttl - freshLeft >= policy.ttl * policy.refreshAhead
   ) {
     return "refresh";

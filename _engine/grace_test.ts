@@ -15,7 +15,10 @@ test("a value is fresh while more than grace is left, stale from grace down to 0
   assert.equal(freshness(p, 500), "stale");
   assert.equal(freshness(p, 1), "stale");
   assert.equal(freshness(p, -1), "fresh", "no expiry: never stale");
-  assert.equal(freshness(policy({ grace: 500 }), 100), "fresh", "no ttl");
+  // Without a ttl of the call's own (the loader set one), grace still tells.
+  assert.equal(freshness(policy({ grace: 500 }), 100), "stale");
+  assert.equal(freshness(policy({ grace: 500 }), 600), "fresh");
+  assert.equal(freshness(policy({}), 100), "fresh", "no grace: never stale");
 });
 
 test("the stored expiry is ttl + grace, the ttl spread by at most ± jitter", () => {
