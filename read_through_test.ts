@@ -274,6 +274,26 @@ test(
 );
 
 test(
+  "delete(key) removes the key's negative entry too, so the next getOrStore calls the loader",
+  slow,
+  async () => {
+    await using cache = await Cache.connect({ url: server.url() });
+    const options = { ttl: 60_000, negativeTtl: 60_000 };
+    let row: string | null = null;
+    const load = () => row;
+    assert.equal(await cache.getOrStore("row-9", load, options), null);
+    assert.equal(Number(await raw.send("EXISTS", "__miss:row-9")), 1);
+    row = "inserted";
+    assert.equal(await cache.delete("row-9"), 0, "no value was there");
+    assert.equal(Number(await raw.send("EXISTS", "__miss:row-9")), 0);
+    assert.equal(
+      text(await cache.getOrStore("row-9", load, options)),
+      "inserted",
+    );
+  },
+);
+
+test(
   "the loader's context: setTtl stores with the loader's own ttl, skip returns the value without storing it",
   slow,
   async () => {
