@@ -11,7 +11,7 @@ import {
 import { type Engine, openEngine } from "./_engine/engine.ts";
 import { attachEngine } from "./_engine/handle.ts";
 import { parseJson } from "./_engine/json.ts";
-import { encodeValue, MAX_KEY_LENGTH } from "./_engine/validate.ts";
+import { MAX_KEY_LENGTH } from "./_engine/validate.ts";
 import type {
   CacheOptions,
   CacheStats,
@@ -19,7 +19,9 @@ import type {
   GetOptions,
   GetOrStoreOptions,
   Health,
+  LoadedBytes,
   Loader,
+  ManyLoader,
   ReadOptions,
   Storable,
   StoreOptions,
@@ -48,8 +50,7 @@ type Convert = (value: Uint8Array) => unknown;
  * ```
  */
 export class Cache implements AsyncDisposable {
-  // What does the work; each method delegates to it, which checks the
-  // arguments first. Not `async` here: that layer would add microtask turns.
+  // Checks arguments and does the work; no `async` layer here (microtasks).
   #engine!: Engine;
 
   /** Use {@linkcode Cache.connect}, which also opens the connection. */
@@ -68,7 +69,6 @@ export class Cache implements AsyncDisposable {
    *   flush: false,
    * });
    * ```
-   *
    * @param options Where to connect and how; see {@linkcode CacheOptions}.
    * @throws {TypeError | RangeError} An option is of the wrong type or out of range.
    * @throws {CacheError} Redis was not reached in time, refused us, or failed to flush.
@@ -111,7 +111,6 @@ export class Cache implements AsyncDisposable {
    * const brief = await cache.store("gone in a minute", { ttl: 60_000 });
    * assert.ok((await cache.ttl(brief))! <= 60_000);
    * ```
-   *
    * @param data The value: a string, bytes, a finite number or a bigint.
    * @param options `ttl` in ms (set in the same command), `tags`, `signal`, `timeout`.
    * @returns The new key, a lowercase version 4 UUID.
@@ -138,7 +137,6 @@ export class Cache implements AsyncDisposable {
    * const keys = await cache.storeMany(["a", "b", 3], { ttl: 60_000 });
    * assert.deepEqual(await cache.getMany(keys, (b) => new TextDecoder().decode(b)), ["a", "b", "3"]);
    * ```
-   *
    * @param options `ttl` in ms and `tags` for every value, `signal`, `timeout`.
    */
   @traced("storeMany", lengthOfFirst)
@@ -163,7 +161,6 @@ export class Cache implements AsyncDisposable {
    * const key = await cache.storeJson({ id: 7, tags: ["a"], price: 9.5 });
    * assert.deepEqual(await cache.getJson(key), { id: 7, tags: ["a"], price: 9.5 });
    * ```
-   *
    * @param value A JSON value: null, boolean, finite number, string, array or plain object.
    * @param options `ttl` in ms, `tags`, `signal`, `timeout`.
    * @throws {TypeError} `value` would not come back from JSON as it went in.
@@ -187,7 +184,6 @@ export class Cache implements AsyncDisposable {
    * // Sliding expiry: a hit resets the expiry to the cache's ttl.
    * await cache.get(key, undefined, { touch: true });
    * ```
-   *
    * @param key A key returned by {@linkcode Cache.store}, or any non-empty key
    * of at most {@linkcode MAX_KEY_LENGTH} characters not starting with `__lock:` or `__tag:`.
    * @param fn Leave out, or pass `undefined` to give options.
@@ -224,7 +220,6 @@ export class Cache implements AsyncDisposable {
    * await using cache = await Cache.connect({ namespace: "doc-getstr" });
    * assert.equal(await cache.getStr(await cache.store("naïve")), "naïve");
    * ```
-   *
    * @returns The text, or `null` for a missing key.
    * @throws {DecodeError} The bytes are not valid UTF-8.
    */
@@ -245,7 +240,6 @@ export class Cache implements AsyncDisposable {
    * await using cache = await Cache.connect({ namespace: "doc-getint" });
    * assert.equal(await cache.getInt(await cache.store(" -1_000\n")), -1000);
    * ```
-   *
    * @returns The number, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer (`"3.14"`, `"abc"`, `""`).
    * @throws {RangeError} Its magnitude is 2^53 or more; use {@linkcode Cache.getBigInt}.
@@ -267,7 +261,6 @@ export class Cache implements AsyncDisposable {
    * const key = await cache.store(2n ** 64n);
    * assert.equal(await cache.getBigInt(key), 18446744073709551616n);
    * ```
-   *
    * @returns The bigint, or `null` for a missing key.
    * @throws {DecodeError} The value is not an integer, or has more than 4 300 digits.
    */
@@ -288,7 +281,6 @@ export class Cache implements AsyncDisposable {
    * const value = await cache.getJson<[number, string, null]>(key);
    * assert.deepEqual(value, [1, "one", null]);
    * ```
-   *
    * @returns The parsed value, or `null` for a missing key.
    * @throws {DecodeError} The value is not valid UTF-8 JSON.
    */
@@ -310,7 +302,6 @@ export class Cache implements AsyncDisposable {
    * const values = await cache.getMany([keys[0], "missing", keys[1]], (b) => b.length);
    * assert.deepEqual(values, [1, null, 1]);
    * ```
-   *
    * @param fn Converts each stored value; may be async.
    * @returns One entry per key.
    */
@@ -346,7 +337,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.has(await cache.store("x")), true);
    * assert.equal(await cache.has("missing"), false);
    * ```
-   *
    * @returns `true` when the key exists.
    */
   @traced("has", () => 1, (result) => result ? 1 : 0)
@@ -367,7 +357,6 @@ export class Cache implements AsyncDisposable {
    * const [a, b] = await cache.storeMany(["a", "b"]);
    * assert.equal(await cache.delete(a, b, "missing"), 2);
    * ```
-   *
    * @param keysAndOptions The keys, then optionally `{ signal, timeout }`.
    * @returns How many keys were removed.
    */
@@ -390,7 +379,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.ttl(await cache.store("forever")), Infinity);
    * assert.equal(await cache.ttl("missing"), null);
    * ```
-   *
    * @returns Milliseconds left, `Infinity` for a key without expiry, `null` for a missing key.
    */
   @traced("ttl", () => 1)
@@ -410,7 +398,6 @@ export class Cache implements AsyncDisposable {
    * assert.equal(await cache.expire(await cache.store("x"), 5_000), true);
    * assert.equal(await cache.expire("missing", 5_000), false);
    * ```
-   *
    * @param ttl Milliseconds from now: a positive whole number.
    * @returns Whether the key existed (and so now expires).
    */
@@ -433,7 +420,6 @@ export class Cache implements AsyncDisposable {
    * await cache.clear();
    * assert.equal(await cache.has(key), false);
    * ```
-   *
    * @param options `signal`, `timeout` (per batch).
    */
   @traced("clear", () => 0)
@@ -480,9 +466,9 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Read-through: the value under `key`, or else `loader`'s, stored under
-   * `key` and returned, with one loader call at a time across processes
-   * (see the README's "Read-through"). A loader that throws stores nothing.
+   * Read-through: the bytes under `key`, or else `loader`'s value, stored;
+   * concurrent misses call `loader` once, across processes too (a Redis
+   * lock). Grace, timeouts, refresh-ahead: {@linkcode GetOrStoreOptions}.
    *
    * @example
    * ```ts
@@ -490,31 +476,25 @@ export class Cache implements AsyncDisposable {
    * import assert from "node:assert/strict";
    *
    * await using cache = await Cache.connect({ namespace: "doc-getorstore" });
-   * let calls = 0;
-   * const load = () => `page ${++calls}`;
-   * const [a, b] = await Promise.all([1, 2].map(() => cache.getOrStore("home", load, { ttl: 60_000 })));
-   * assert.equal(new TextDecoder().decode(a), "page 1");
+   * let calls = 0, load = () => `page ${++calls}`;
+   * const [a, b] = await Promise.all([1, 2].map(() =>
+   *   cache.getOrStore("home", load, { ttl: 60_000, grace: 600_000 })));
+   * assert.deepEqual([new TextDecoder().decode(a), calls], ["page 1", 1]);
    * assert.deepEqual(a, b);
-   * assert.equal(calls, 1);
    * ```
-   *
-   * @param key A key of your choosing (1 to 1 024 characters, not starting with `__lock:` or `__tag:`), namespaced like the rest.
-   * @param loader Computes the value on a miss: a string, bytes, number or bigint.
-   * @param options `ttl`, `tags`, `lockTimeout`, `signal`, `timeout`.
-   * @returns The stored bytes.
+   * @returns The stored bytes; `null` for a negative entry (`negativeTtl`).
    */
   @traced("getOrStore", () => 1)
-  getOrStore(
+  getOrStore<R extends Storable | null | undefined = Storable>(
     key: string,
-    loader: Loader<Storable>,
+    loader: Loader<R, Uint8Array>,
     options?: GetOrStoreOptions,
-  ): Promise<Uint8Array> {
-    return this.#engine.readThrough.load(key, loader, encodeValue, options);
+  ): Promise<LoadedBytes<R>> {
+    return this.#engine.readThrough.loadBytes(key, loader, options);
   }
 
   /**
-   * {@linkcode Cache.getOrStore} for JSON values, stored as
-   * {@linkcode Cache.storeJson} stores them, returned parsed.
+   * {@linkcode Cache.getOrStore} of JSON: stored as `storeJson` would, returned parsed.
    *
    * @example
    * ```ts
@@ -522,14 +502,8 @@ export class Cache implements AsyncDisposable {
    * import assert from "node:assert/strict";
    *
    * await using cache = await Cache.connect({ namespace: "doc-getorstorejson" });
-   * const user = await cache.getOrStoreJson("user:7", () => ({ id: 7, name: "Ada" }));
-   * assert.deepEqual(user, { id: 7, name: "Ada" });
+   * assert.deepEqual(await cache.getOrStoreJson("user:7", () => ({ id: 7 })), { id: 7 });
    * ```
-   *
-   * @param key A key of your choosing.
-   * @param loader Computes the value on a miss.
-   * @param options `ttl`, `tags`, `lockTimeout`, `signal`, `timeout`.
-   * @returns The value.
    */
   @traced("getOrStoreJson", () => 1)
   getOrStoreJson<T>(
@@ -538,6 +512,29 @@ export class Cache implements AsyncDisposable {
     options?: GetOrStoreOptions,
   ): Promise<T> {
     return this.#engine.readThrough.loadJson(key, loader, options);
+  }
+
+  /**
+   * Read-through of many keys: one read, one `loadMissing` call with the
+   * keys that missed (it returns their values in order), one write.
+   *
+   * @example
+   * ```ts
+   * import { Cache } from "@redis-basic/cache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = await Cache.connect({ namespace: "doc-getorstoremany" });
+   * const rows = await cache.getOrStoreMany(["1", "2"], (ids) => ids.map((id) => `row ${id}`));
+   * assert.deepEqual(rows.map((b) => new TextDecoder().decode(b!)), ["row 1", "row 2"]);
+   * ```
+   */
+  @traced("getOrStoreMany", lengthOfFirst)
+  getOrStoreMany(
+    keys: readonly string[],
+    loadMissing: ManyLoader<Storable>,
+    options?: GetOrStoreOptions,
+  ): Promise<(Uint8Array | null)[]> {
+    return this.#engine.readThroughMany.load(keys, loadMissing, options);
   }
 
   /**
@@ -553,8 +550,8 @@ export class Cache implements AsyncDisposable {
    * const { ok, latencyMs } = await cache.health();
    * assert.ok(ok && latencyMs >= 0);
    * ```
-   *
-   * @returns `ok`, the latency in ms, and the error message when not ok.
+   * @param options `signal`, `timeout`.
+   * @returns `ok`, the latency in ms, the error when not ok, the breaker's state.
    */
   health(options?: CallOptions): Promise<Health> {
     return this.#engine.runner.health(options);
@@ -586,8 +583,8 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Releases the connection, if the cache opened it. Calls made afterwards
-   * reject with a {@linkcode CacheError}. Closing twice is harmless.
+   * Stops background refreshes (aborting their loaders), then releases the
+   * connection if the cache opened it; later calls reject. Twice is harmless.
    */
   close(): Promise<void> {
     return this.#engine.close();

@@ -268,19 +268,28 @@ test("getOrStore validates the caller's key and loader", async () => {
   assert.equal(await raw.send("EXISTS", "k"), 0);
 });
 
-test("keys starting with __lock: are getOrStore's locks: every method refuses them with a RangeError, in any namespace, and sends nothing", async () => {
+test("keys starting with __lock: (getOrStore's locks) or __miss: (its negative entries): every method refuses them with a RangeError, in any namespace, and sends nothing", async () => {
   await using proxy = await startCountingProxy(server.port);
-  for (const namespace of [undefined, "locks"]) {
+  for (
+    const [reserved, namespace] of [
+      ["__lock:", undefined],
+      ["__lock:", "locks"],
+      ["__miss:", undefined],
+      ["__miss:", "locks"],
+    ] as const
+  ) {
     await using cache = await Cache.connect({
       url: `redis://127.0.0.1:${proxy.port}`,
       namespace,
       flush: false,
     });
     // Another process's lock on "page", which no call here may touch.
-    const lock = `${namespace === undefined ? "" : `${namespace}:`}__lock:page`;
+    const lock = `${
+      namespace === undefined ? "" : `${namespace}:`
+    }${reserved}page`;
     await raw.send("SET", lock, "someone-else", "PX", "60000");
     proxy.reset();
-    const key = "__lock:page";
+    const key = `${reserved}page`;
     const calls: [string, () => Promise<unknown>][] = [
       ["get", () => cache.get(key)],
       ["getStr", () => cache.getStr(key)],
@@ -294,6 +303,7 @@ test("keys starting with __lock: are getOrStore's locks: every method refuses th
       ["expire", () => cache.expire(key, 1_000)],
       ["getOrStore", () => cache.getOrStore(key, () => "mine")],
       ["getOrStoreJson", () => cache.getOrStoreJson(key, () => "mine")],
+      ["getOrStoreMany", () => cache.getOrStoreMany([key], () => ["mine"])],
     ];
     for (const [method, call] of calls) {
       await assert.rejects(call(), RangeError, `${method} in ${namespace}`);
@@ -311,7 +321,13 @@ test("keys starting with __lock: are getOrStore's locks: every method refuses th
     );
     assert.ok(Number(await raw.send("PTTL", lock)) > 50_000);
     // Only the prefix is reserved, and only where a key starts.
-    for (const allowed of ["page:__lock:x", "__LOCK:page", "__lock"]) {
+    for (
+      const allowed of [
+        `page:${reserved}x`,
+        `${reserved.toUpperCase()}page`,
+        reserved.slice(0, -1),
+      ]
+    ) {
       assert.equal(await cache.has(allowed), false, allowed);
     }
     await raw.send("DEL", lock);
@@ -600,6 +616,13 @@ test("stats counts hits, misses, stores and errors, with latency percentiles; re
     stores: 0,
     errors: 0,
     latency: { p50: 0, p99: 0 },
+    readThrough: {
+      staleServed: 0,
+      refreshesStarted: 0,
+      refreshesFailed: 0,
+      negativeHits: 0,
+      loaderTimeouts: 0,
+    },
   });
 });
 

@@ -153,7 +153,46 @@ export interface CacheOptions {
    * is ignored.
    */
   onError?: (error: CacheError, event: ErrorEvent) => void;
+  /**
+   * A circuit breaker, off by default: after `failures` Redis failures in a
+   * row (connection lost, no answer in time) the cache stops sending for
+   * `openFor` ms, so a dead or stalled server costs callers nothing but the
+   * fallback. Meanwhile reads follow `onUnavailable`, writes fail with a
+   * {@linkcode ConnectionError}, and `getOrStore` serves the L1 or calls the
+   * loader and returns its value without caching it. Then one probe goes
+   * through; when it succeeds the breaker closes. `stats().breaker` and
+   * `health()` report its state; `onError` hears when it opens and closes.
+   */
+  breaker?: BreakerOptions;
+  /**
+   * Cache-wide defaults of the read-through options (`grace`,
+   * `graceRefresh`, `graceBackoff`, `loaderTimeout`, `refreshAhead`,
+   * `jitter`, `negativeTtl`, `lockTimeout`); each call can set its own. See
+   * {@linkcode GetOrStoreOptions}.
+   */
+  readThrough?: ReadThroughDefaults;
 }
+
+/** See {@linkcode CacheOptions.breaker}. */
+export interface BreakerOptions {
+  /** Consecutive Redis failures that open the breaker: a whole number, 1 or more. */
+  failures: number;
+  /** How long it stays open before one probe may go through, in ms. */
+  openFor: number;
+}
+
+/** The read-through options that {@linkcode CacheOptions.readThrough} can default. */
+export type ReadThroughDefaults = Pick<
+  GetOrStoreOptions,
+  | "grace"
+  | "graceRefresh"
+  | "graceBackoff"
+  | "loaderTimeout"
+  | "refreshAhead"
+  | "jitter"
+  | "negativeTtl"
+  | "lockTimeout"
+>;
 
 /** Bounds of the in-process layer; see {@linkcode CacheOptions.l1}. */
 export interface L1Options {
@@ -213,12 +252,20 @@ export interface Health {
   latencyMs: number;
   /** Why it is not ok: the error's message, without credentials. */
   error?: string;
+  /** The circuit breaker's state, when `breaker` is on. */
+  breaker?: BreakerStats["state"];
 }
 
 /** What {@linkcode CacheOptions.onError} is told about a failed operation. */
 export interface ErrorEvent {
   /** The Redis command that failed, such as `GET` or `SET`. */
   command: string;
+  /**
+   * Set when the circuit breaker changed state with this error: `"opened"`
+   * (the error is the failure that opened it) or `"closed"` (a probe
+   * succeeded; the error says so and nothing failed).
+   */
+  breaker?: "opened" | "closed";
 }
 
 /** Options every operation accepts. */
@@ -259,10 +306,75 @@ export interface GetOptions extends ReadOptions {
   touch?: boolean | number;
 }
 
-/** Options for {@linkcode Cache.getOrStore} and {@linkcode Cache.getOrStoreJson}. */
+/**
+ * Options for {@linkcode Cache.getOrStore}, {@linkcode Cache.getOrStoreJson}
+ * and {@linkcode Cache.getOrStoreMany}.
+ *
+ * How grace is stored: a value with `ttl` T and `grace` G is written as its
+ * plain bytes (no envelope) with a Redis expiry of T + G. A read-through
+ * reads the value and its `PTTL` in one round trip: the entry is fresh while
+ * more than G ms remain, stale while 0 to G remain, gone after. A plain
+ * `get` (or redis-py) sees the value until T + G, stale or not. The reader
+ * decides with its own G, so callers should agree on `grace` per key.
+ */
 export interface GetOrStoreOptions extends CallOptions {
-  /** Expiry of the stored value in ms. @default {The cache's `ttl`, else none} */
+  /** How long the value is fresh, in ms. @default {The cache's `ttl`, else forever} */
   ttl?: number;
+  /**
+   * How long after `ttl` the value is kept to be served stale, in ms: when
+   * the loader throws or runs past `loaderTimeout.soft`, when Redis cannot
+   * be reached and the L1 holds it, while the breaker is open, and (with
+   * `graceRefresh`) at once while one background refresh loads a new one.
+   * A value older than `ttl + grace` is never returned. Needs a ttl (the call's, the cache's or the loader's `setTtl`).
+   *
+   * @default {0}
+   */
+  grace?: number;
+  /**
+   * Whether a stale hit starts one background refresh (stale-while-
+   * revalidate: the caller gets the stale value at once, or after waiting
+   * up to `loaderTimeout.soft` for the new one). With `false`, a stale value
+   * is served until `ttl + grace` and only then loaded again.
+   *
+   * @default {true}
+   */
+  graceRefresh?: boolean;
+  /**
+   * After a refresh of a key fails, how long stale calls serve the stale
+   * value without calling the loader again, in ms.
+   *
+   * @default {10000}
+   */
+  graceBackoff?: number;
+  /**
+   * Bounds on the loader, in ms. Past `soft`, a caller with a stale value at
+   * hand gets it and the loader keeps running, its result stored when it
+   * finishes; without a stale value `soft` does nothing. Past `hard`, the
+   * loader's `signal` is aborted and the caller gets a
+   * {@linkcode TimeoutError} (or the stale value, if it has one).
+   */
+  loaderTimeout?: LoaderTimeouts;
+  /**
+   * A share of `ttl` (more than 0, less than 1): a hit after that much of
+   * the ttl has passed returns at once and starts one background refresh,
+   * one across all processes (it takes the key's Redis lock), so hot keys
+   * never expire under load.
+   */
+  refreshAhead?: number;
+  /**
+   * Spreads each stored ttl by up to ± this share (0 to 1, e.g. `0.1`), so
+   * keys stored together do not expire together.
+   *
+   * @default {0}
+   */
+  jitter?: number;
+  /**
+   * Negative caching: when the loader returns `null` or `undefined`, remember
+   * the miss for this many ms (a marker key `__miss:<key>`, which a plain
+   * `get` never sees as the value) and give `null` without calling the
+   * loader until it expires.
+   */
+  negativeTtl?: number;
   /**
    * How long the loader may hold the cross-process lock, and how long a
    * caller waits for another process's loader before a {@linkcode TimeoutError}, in ms.
@@ -274,8 +386,46 @@ export interface GetOrStoreOptions extends CallOptions {
   tags?: readonly string[];
 }
 
-/** A loader for {@linkcode Cache.getOrStore}: computes the value on a miss. */
-export type Loader<T> = () => T | Promise<T>;
+/** See {@linkcode GetOrStoreOptions.loaderTimeout}; durations in ms. */
+export interface LoaderTimeouts {
+  /** Past this, serve the stale value if there is one; the loader goes on. */
+  soft?: number;
+  /** Past this, abort the loader's signal and fail with a TimeoutError. */
+  hard?: number;
+}
+
+/** What a {@linkcode Loader} is given. */
+export interface LoaderContext<T = unknown> {
+  /** Aborted when the loader runs past `loaderTimeout.hard`, or the cache closes. */
+  readonly signal: AbortSignal;
+  /**
+   * The stale value this load replaces, or `null`: the stored bytes for
+   * `getOrStore`, the parsed value for `getOrStoreJson`.
+   */
+  readonly stale: T | null;
+  /** Stores this value with this ttl (ms) instead of the call's: a token's own expiry. */
+  setTtl(ms: number): void;
+  /** Returns the value to the callers without storing it. */
+  skip(): void;
+  /** Stores the value with these tags instead of the call's: tags decided by the value. */
+  setTags(tags: readonly string[]): void;
+}
+
+/**
+ * A loader for {@linkcode Cache.getOrStore}: computes the value on a miss.
+ * It may ignore its context.
+ */
+export type Loader<T, S = T> = (context: LoaderContext<S>) => T | Promise<T>;
+
+/** What {@linkcode Cache.getOrStore} gives for a loader of `R`: the bytes, or `null` when `R` can be null. */
+export type LoadedBytes<R> = R extends Storable ? Uint8Array : null;
+
+/** Loads many keys at once for {@linkcode Cache.getOrStoreMany}. */
+export type ManyLoader<T> = (
+  missingKeys: string[],
+) =>
+  | readonly (T | null | undefined)[]
+  | Promise<readonly (T | null | undefined)[]>;
 
 /** Counters and latency since connecting or {@linkcode Cache.resetStats}. */
 export interface CacheStats {
@@ -291,4 +441,32 @@ export interface CacheStats {
   latency: { p50: number; p99: number };
   /** The in-process layer, when `l1` is on: reads it answered (also counted in `hits`), and what it holds. */
   l1?: { hits: number; entries: number; bytes: number };
+  /** What read-through did beyond hits and misses. */
+  readThrough: ReadThroughStats;
+  /** The circuit breaker, when `breaker` is on. */
+  breaker?: BreakerStats;
+}
+
+/** Read-through events, counted since connecting or {@linkcode Cache.resetStats}. */
+export interface ReadThroughStats {
+  /** Calls answered with a stale value. */
+  staleServed: number;
+  /** Background refreshes started (stale-while-revalidate, refresh-ahead, past `soft`). */
+  refreshesStarted: number;
+  /** Background refreshes whose loader or write failed. */
+  refreshesFailed: number;
+  /** Calls answered from a negative entry. */
+  negativeHits: number;
+  /** Loaders that ran past `loaderTimeout.hard`. */
+  loaderTimeouts: number;
+}
+
+/** The circuit breaker's state and history. */
+export interface BreakerStats {
+  /** `"closed"`: commands go out; `"open"`: none do; `"half-open"`: one probe is out. */
+  state: "closed" | "open" | "half-open";
+  /** Times it opened. */
+  opened: number;
+  /** Times it closed again. */
+  closed: number;
 }

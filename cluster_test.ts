@@ -189,6 +189,55 @@ test("l1 on a cluster: a write through another connection evicts the local copy"
 });
 
 test(
+  "read-through on a cluster: getOrStoreMany across slots loads once, grace serves stale, negative entries live on their own slot",
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    const cache = await connect({ namespace: "grace" });
+    const keys = Array.from({ length: 60 }, (_, i) => `row-${i}`);
+    const many = { ttl: 60_000, grace: 30_000, negativeTtl: 60_000 };
+    const asked: string[][] = [];
+    const values = await cache.getOrStoreMany(keys, (missing) => {
+      asked.push(missing);
+      return missing.map((key) => key === "row-7" ? null : `value ${key}`);
+    }, many);
+    assert.equal(asked.length, 1);
+    assert.deepEqual(asked[0], keys);
+    assert.equal(values[7], null);
+    assert.equal(new TextDecoder().decode(values[8]!), "value row-8");
+    const counts = await keysOnPrimaries("grace:row-*");
+    assert.ok(
+      counts.every((count) => count > 5),
+      `keys per primary: ${counts}`,
+    );
+    const left = await cache.ttl("row-8");
+    assert.ok(left! > 60_000 && left! <= 90_000, `PTTL ${left}`);
+    assert.equal(
+      (await keysOnPrimaries("grace:__miss:row-7")).reduce((a, b) => a + b),
+      1,
+    );
+    const again = await cache.getOrStoreMany(keys, () => {
+      throw new Error("not called");
+    }, many);
+    assert.deepEqual(again, values);
+    // Grace: stale once ttl has passed, served when the loader fails.
+    const options = { ttl: 200, grace: 10_000 };
+    await cache.getOrStore("stale", () => "good", options);
+    await waitFor(
+      async () => (await cache.ttl("stale"))! <= 10_000,
+      10_000,
+      "the value did not become stale",
+    );
+    const value = await cache.getOrStore("stale", () => {
+      throw new Error("database down");
+    }, options);
+    assert.equal(new TextDecoder().decode(value), "good");
+    assert.equal(cache.stats().readThrough.staleServed, 1);
+  },
+);
+
+test(
   "killing a primary during writes: its writes fail for the failover, then go to the promoted replica; none acknowledged with waitReplicas is lost",
   {
     timeout: 120_000,

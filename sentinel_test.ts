@@ -55,6 +55,32 @@ test("the cache finds the primary through the Sentinels and stores there, byte f
   }
 });
 
+test("read-through through Sentinel: the value is stored on the primary with ttl + grace, and a failing loader inside grace gets it back", async () => {
+  const cache = await connect({ namespace: "grace" });
+  const options = { ttl: 200, grace: 10_000 };
+  await cache.getOrStore("page", () => "good", options);
+  const raw = await connectRaw(set.primary.url());
+  try {
+    assert.equal(
+      new TextDecoder().decode((await raw.getBytes("grace:page"))!),
+      "good",
+    );
+    const left = Number(await raw.send("PTTL", "grace:page"));
+    assert.ok(left > 10_000 && left <= 10_200, `PTTL ${left}`);
+    await waitFor(
+      async () => Number(await raw.send("PTTL", "grace:page")) <= 10_000,
+      10_000,
+      "the value did not become stale",
+    );
+  } finally {
+    await raw[Symbol.asyncDispose]();
+  }
+  const value = await cache.getOrStore("page", () => {
+    throw new Error("database down");
+  }, options);
+  assert.equal(new TextDecoder().decode(value), "good");
+});
+
 test("an unknown name fails with a clear error within the connect timeout", async () => {
   await assert.rejects(
     Cache.connect({

@@ -351,3 +351,79 @@ test("a tagged store keeps the Python call history, in order with untagged ones"
   assert.equal(await cache.invalidateTags("h"), 1);
   assert.equal(await cache.has(first), true);
 });
+
+test("after expireTags, getOrStore serves the stale value within grace while one refresh runs, and the refreshed value carries its tags again", async () => {
+  const cache = await connect("soft");
+  let loads = 0;
+  let release: () => void = () => {};
+  const loader = async () => {
+    loads++;
+    if (loads > 1) await new Promise<void>((resolve) => release = resolve);
+    return `v${loads}`;
+  };
+  const options = { ttl: 60_000, grace: 30_000, tags: ["pages"] };
+  const text = (bytes: Uint8Array | null) => new TextDecoder().decode(bytes!);
+  assert.equal(text(await cache.getOrStore("home", loader, options)), "v1");
+  assert.equal(await cache.expireTags("pages"), 1);
+  const left = Number(await raw.send("PTTL", "soft:home"));
+  assert.ok(left > 0 && left <= 30_000, `PTTL after expireTags: ${left}`);
+  // Stale now: each caller gets v1 at once, and one refresh runs.
+  const served = await Promise.all(
+    [1, 2, 3].map(() => cache.getOrStore("home", loader, options)),
+  );
+  assert.deepEqual(served.map(text), ["v1", "v1", "v1"]);
+  await waitFor(() => loads === 2, 5_000, "no refresh started");
+  assert.equal(text(await cache.getOrStore("home", loader, options)), "v1");
+  assert.equal(loads, 2, "a second refresh ran while one was running");
+  release();
+  await waitFor(
+    async () => String(await raw.send("GET", "soft:home")) === "v2",
+    5_000,
+    "the refresh did not store its value",
+  );
+  // The refreshed entry is in its tag again: invalidating it removes it.
+  assert.equal(await cache.invalidateTags("pages"), 1);
+  assert.equal(await raw.send("EXISTS", "soft:home"), 0);
+});
+
+test("a loader's setTags replaces the call's tags; a bad one fails the load and stores nothing", async () => {
+  const cache = await connect("settags");
+  await cache.getOrStore("user:7", (ctx) => {
+    ctx.setTags(["user:7", "team:3"]);
+    return "Ada";
+  }, { ttl: 60_000, tags: ["ignored"] });
+  assert.equal(await cache.invalidateTags("ignored"), 0);
+  assert.equal(await cache.invalidateTags("team:3"), 1);
+  await assert.rejects(
+    cache.getOrStore("user:8", (ctx) => {
+      ctx.setTags([""]);
+      return "Bob";
+    }),
+    RangeError,
+  );
+  // user:7 went with team:3; the failed load stored no value.
+  assert.deepEqual(
+    (await keysOf("settags")).filter((key) => !key.includes(":__tag:")),
+    [],
+  );
+});
+
+test("getOrStoreMany stores what it loads with the call's tags", async () => {
+  const cache = await connect("many-tags");
+  await cache.store("kept", { tags: ["other"] });
+  const values = await cache.getOrStoreMany(
+    ["a", "b", "c"],
+    (missing) => missing.map((key) => `value of ${key}`),
+    { ttl: 60_000, tags: ["batch"] },
+  );
+  assert.equal(values.length, 3);
+  assert.equal(await cache.invalidateTags("batch"), 3);
+  for (const key of ["a", "b", "c"]) {
+    assert.equal(await raw.send("EXISTS", `many-tags:${key}`), 0);
+  }
+  await assert.rejects(
+    cache.getOrStoreMany(["d"], () => ["x"], { tags: [""] }),
+    RangeError,
+  );
+  assert.equal(await raw.send("EXISTS", "many-tags:d"), 0);
+});

@@ -23,6 +23,7 @@ import {
   runChild,
   runtime,
   testdataCommand,
+  waitFor,
 } from "./_testing/util.ts";
 
 const { server, raw } = await redisForThisFile();
@@ -144,6 +145,47 @@ test("a failure: the span is an error with its type and the exception; cache.err
   assert.equal(span.events[0]?.name, "exception");
   assert.equal(sum(await otel.metric("cache.errors")), 1);
 });
+
+test(
+  "read-through events: a stale value served and its refresh are counted in cache.read_through.events by name, as in stats()",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const otel = instruments();
+    await using cache = await Cache.connect({
+      url: server.url(),
+      telemetry: { tracer: otel.tracer, meter: otel.meter },
+    });
+    const options = { ttl: 100, grace: 10_000 };
+    await cache.getOrStore("evented", () => "v1", options);
+    await waitFor(
+      async () => Number(await raw.send("PTTL", "evented")) <= 10_000,
+      10_000,
+      "the value did not become stale",
+    );
+    await cache.getOrStore("evented", () => "v2", options);
+    const byEvent = async () => {
+      const metric = await otel.metric("cache.read_through.events");
+      return Object.fromEntries(
+        (metric?.dataPoints ?? []).map((point) => [
+          point.attributes["cache.event"],
+          point.value,
+        ]),
+      );
+    };
+    await waitFor(
+      async () => (await byEvent()).refreshesStarted === 1,
+      5_000,
+      "no refreshesStarted event",
+    );
+    const events = await byEvent();
+    assert.equal(events.staleServed, 1);
+    const { readThrough } = cache.stats();
+    assert.equal(readThrough.staleServed, 1);
+    assert.equal(readThrough.refreshesStarted, 1);
+  },
+);
 
 test("telemetry: true uses the global tracer and meter of @opentelemetry/api", async () => {
   const otel = instruments();

@@ -11,9 +11,12 @@ import { HistoryWrites } from "../_history/writes.ts";
 import { L1 } from "../_l1/l1.ts";
 import type { CacheOptions } from "../cache_options.ts";
 import type { RedisArgument } from "../redis_client.ts";
+import { Breaker } from "./breaker.ts";
+import { ManyReadThrough } from "./get_or_store_many.ts";
 import type { EngineHandle } from "./handle.ts";
 import { Keyspace } from "./keyspace.ts";
 import { ReadThrough } from "./read_through.ts";
+import { Refreshes } from "./refreshes.ts";
 import { Reads } from "./reads.ts";
 import { Replicas } from "./replicas.ts";
 import { Runner } from "./runner.ts";
@@ -33,6 +36,9 @@ export class Engine implements EngineHandle {
   readonly reads: Reads;
   readonly writes: Writes;
   readonly readThrough: ReadThrough;
+  readonly readThroughMany: ManyReadThrough;
+  /** The background refreshes, which close() stops. */
+  readonly refreshes = new Refreshes();
   readonly keyspace: Keyspace;
   readonly tags: Tags;
   readonly historyWrites: HistoryWrites;
@@ -49,7 +55,20 @@ export class Engine implements EngineHandle {
     this.prefix = settings.prefix;
     this.history = settings.history;
     this.telemetry = telemetry;
-    const runner = new Runner(settings, this.stats, driver);
+    const stats = this.stats;
+    if (telemetry !== undefined) {
+      stats.onEvent = (event) => telemetry.event(event);
+    }
+    const breaker = settings.breaker === undefined
+      ? undefined
+      : new Breaker(settings.breaker, (change, error) => {
+        telemetry?.event(
+          change === "opened" ? "breakerOpened" : "breakerClosed",
+        );
+        this.runner.report(error, { command: "breaker", breaker: change });
+      });
+    stats.breaker = breaker;
+    const runner = new Runner(settings, stats, driver, breaker);
     this.runner = runner;
     const l1 = settings.l1 === undefined
       ? undefined
@@ -74,8 +93,17 @@ export class Engine implements EngineHandle {
     this.readThrough = new ReadThrough(
       settings,
       runner,
-      this.stats,
+      stats,
       this.writes,
+      l1,
+      this.refreshes,
+    );
+    this.readThroughMany = new ManyReadThrough(
+      settings,
+      runner,
+      stats,
+      this.writes,
+      this.refreshes,
     );
     this.keyspace = new Keyspace(settings, runner, l1);
   }
@@ -108,6 +136,8 @@ export class Engine implements EngineHandle {
 
   /** Releases the connection, if the cache opened it; calls from now on fail. */
   async close(): Promise<void> {
+    // Background loads are stopped first, while they can still unlock.
+    await this.refreshes.close();
     const driver = this.runner.detach();
     this.l1?.invalidate(null);
     await driver?.close();

@@ -3,6 +3,7 @@
 
 import type { L1 } from "../_l1/l1.ts";
 import type { CallOptions } from "../cache_options.ts";
+import { negativeKey } from "./negative.ts";
 import type { Runner } from "./runner.ts";
 import { scanKeys } from "./scan.ts";
 import type { Settings } from "./settings.ts";
@@ -26,7 +27,7 @@ export class Keyspace {
     this.#namespace = settings.namespace;
   }
 
-  /** `Cache.delete`: UNLINK of the keys; a final options object may follow them. */
+  /** `Cache.delete`: UNLINK of the keys and their negative entries; options may follow. */
   async delete(
     keysAndOptions: [...string[], CallOptions] | string[],
   ): Promise<number> {
@@ -39,9 +40,16 @@ export class Keyspace {
     const redisKeys = keys.map((key) => this.#prefix + checkKey(key));
     if (redisKeys.length === 0) return 0;
     for (const redisKey of redisKeys) this.#l1?.invalidate(redisKey);
-    const reply = await this.#runner.run(
+    // The keys' negative entries go too, in the same round trip, so that a
+    // delete is a full invalidation for getOrStore; the count is the values'.
+    const markers = redisKeys.map((key) => negativeKey(this.#prefix, key));
+    const [reply] = await this.#runner.run(
       "UNLINK",
-      (driver) => driver.send(["UNLINK", ...redisKeys]),
+      (driver) =>
+        Promise.all([
+          driver.send(["UNLINK", ...redisKeys]),
+          driver.send(["UNLINK", ...markers]),
+        ]),
       call,
     );
     return Number(reply);

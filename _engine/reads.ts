@@ -12,14 +12,9 @@ import type {
   ReadOptions,
   UnavailablePolicy,
 } from "../cache_options.ts";
-import {
-  CacheError,
-  CommandError,
-  ConnectionError,
-  TimeoutError,
-} from "../errors.ts";
+import { CacheError, CommandError } from "../errors.ts";
 import { Coalescer } from "./coalescer.ts";
-import type { Runner } from "./runner.ts";
+import { isUnavailable, type Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
 import { checkKey, checkOptions } from "./validate.ts";
@@ -248,9 +243,4 @@ function orFallback<T>(
     if (isUnavailable(error)) return fallback();
     throw error;
   });
-}
-
-/** Whether an error means Redis could not be reached or did not answer. */
-function isUnavailable(error: unknown): boolean {
-  return error instanceof ConnectionError || error instanceof TimeoutError;
 }

@@ -5,13 +5,14 @@
 import { deadline } from "../_drivers/deadline.ts";
 import type { Driver } from "../_drivers/driver.ts";
 import { redact } from "../_drivers/redact.ts";
-import type { CallOptions, Health } from "../cache_options.ts";
+import type { CallOptions, ErrorEvent, Health } from "../cache_options.ts";
 import {
   CacheError,
   ConnectionError,
   DecodeError,
   TimeoutError,
 } from "../errors.ts";
+import type { Breaker } from "./breaker.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
 import { checkOptions, checkSignal } from "./validate.ts";
@@ -22,13 +23,20 @@ export class Runner {
   readonly #settings: Settings;
   readonly #stats: Stats;
   #waitingOffline = 0;
+  readonly #breaker: Breaker | undefined;
   /** Passwords to scrub from any error message. */
   readonly secrets: readonly string[];
 
-  constructor(settings: Settings, stats: Stats, driver: Driver) {
+  constructor(
+    settings: Settings,
+    stats: Stats,
+    driver: Driver,
+    breaker?: Breaker,
+  ) {
     this.#settings = settings;
     this.#stats = stats;
     this.#driver = driver;
+    this.#breaker = breaker;
     this.secrets = settings.connection.secrets;
   }
 
@@ -66,6 +74,12 @@ export class Runner {
     } catch (error) {
       return Promise.reject(error);
     }
+    const breaker = this.#breaker;
+    // An open breaker refuses at once, without counting or reporting each
+    // refusal: onError heard when it opened.
+    if (breaker !== undefined && !breaker.allows()) {
+      return Promise.reject(breaker.refusal(command));
+    }
     const offline = !driver.connected;
     if (offline && this.#waitingOffline >= this.#settings.offlineQueue) {
       return Promise.reject(this.failed(
@@ -88,11 +102,20 @@ export class Runner {
       signal,
     ).then((value) => {
       done();
+      breaker?.succeeded();
       return value;
     }, (error) => {
       done();
-      if (signal?.aborted && error === signal.reason) throw error;
-      throw this.failed(redact(error, this.secrets), command);
+      if (signal?.aborted && error === signal.reason) {
+        breaker?.abandoned();
+        throw error;
+      }
+      const failure = redact(error, this.secrets);
+      if (breaker !== undefined) {
+        if (isUnavailable(failure)) breaker.failed(failure);
+        else breaker.succeeded();
+      }
+      throw this.failed(failure, command);
     });
   }
 
@@ -100,13 +123,18 @@ export class Runner {
   failed<E>(error: E, command: string): E {
     if (error instanceof CacheError) {
       this.#stats.errors++;
-      try {
-        this.#settings.onError?.(error, { command });
-      } catch {
-        // A logging hook must not change what the caller sees.
-      }
+      this.report(error, { command });
     }
     return error;
+  }
+
+  /** Tells onError, which must not change what the caller sees by throwing. */
+  report(error: CacheError, event: ErrorEvent): void {
+    try {
+      this.#settings.onError?.(error, event);
+    } catch {
+      // A logging hook must not change what the caller sees.
+    }
   }
 
   // A conversion that fails with our DecodeError is Redis data trouble and
@@ -130,14 +158,28 @@ export class Runner {
     const started = performance.now();
     try {
       await this.run("PING", (driver) => driver.send(["PING"]), call);
-      return { ok: true, latencyMs: performance.now() - started };
+      return {
+        ok: true,
+        latencyMs: performance.now() - started,
+        ...this.#breakerState(),
+      };
     } catch (error) {
       if (!(error instanceof CacheError)) throw error;
       return {
         ok: false,
         latencyMs: performance.now() - started,
         error: error.message,
+        ...this.#breakerState(),
       };
     }
   }
+
+  #breakerState(): { breaker?: Health["breaker"] } {
+    return this.#breaker === undefined ? {} : { breaker: this.#breaker.state };
+  }
+}
+
+/** Whether an error means Redis could not be reached or did not answer. */
+export function isUnavailable(error: unknown): error is CacheError {
+  return error instanceof ConnectionError || error instanceof TimeoutError;
 }

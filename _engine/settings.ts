@@ -7,6 +7,7 @@
 import { type Connection, planConnection } from "../_drivers/open.ts";
 import type { StoreHistoryKeys } from "../_history/recorded_store.ts";
 import type {
+  BreakerOptions,
   CacheOptions,
   CallOptions,
   GetOptions,
@@ -15,10 +16,11 @@ import type {
   StoreOptions,
   UnavailablePolicy,
 } from "../cache_options.ts";
+import { checkBreaker } from "./breaker.ts";
+import { type ReadThroughPolicy, resolvePolicy } from "./grace.ts";
 import { checkNamespace, checkTimeout, checkTtl } from "./validate.ts";
 
 const DEFAULT_TIMEOUT = 5_000;
-const DEFAULT_LOCK_TIMEOUT = 10_000;
 const DEFAULT_OFFLINE_QUEUE = 32;
 const DEFAULT_L1_ENTRIES = 10_000;
 const DEFAULT_L1_BYTES = 64 * 1024 * 1024;
@@ -57,6 +59,10 @@ export class Settings {
   /** Which connection to open, and the secrets to keep out of errors. */
   readonly connection: Connection;
   readonly telemetry: CacheOptions["telemetry"];
+  /** The circuit breaker's bounds, when it is on. */
+  readonly breaker: BreakerOptions | undefined;
+  /** The read-through options every getOrStore starts from. */
+  readonly readThrough: ReadThroughPolicy;
 
   /** Checks `options`; throws a TypeError or RangeError before anything connects. */
   constructor(options: CacheOptions) {
@@ -97,6 +103,18 @@ export class Settings {
     this.l1 = options.l1 === undefined ? undefined : checkL1(options.l1);
     this.connection = planConnection(options);
     this.telemetry = options.telemetry;
+    this.breaker = options.breaker === undefined
+      ? undefined
+      : checkBreaker(options.breaker);
+    const readThrough = options.readThrough ?? {};
+    if (typeof readThrough !== "object" || readThrough === null) {
+      throw new TypeError("readThrough must be an object");
+    }
+    this.readThrough = resolvePolicy(
+      { ...readThrough, ttl: undefined },
+      undefined,
+      this.ttl,
+    );
     this.coalesce = options.coalesce ?? true;
     this.history = options.history ?? true;
     const storeName = `${this.prefix}Cache.store`;
@@ -146,9 +164,9 @@ export class Settings {
       : checkPolicy(call.onUnavailable);
   }
 
-  /** How long getOrStore waits for another process's load, in ms. */
-  lockTimeoutFor(call: GetOrStoreOptions): number {
-    return checkTimeout("lockTimeout", call.lockTimeout, DEFAULT_LOCK_TIMEOUT);
+  /** A read-through call's options over the cache's defaults; checked. */
+  readThroughFor(call: GetOrStoreOptions): ReadThroughPolicy {
+    return resolvePolicy(call, this.readThrough, this.ttl);
   }
 
   /**

@@ -28,7 +28,7 @@ test("a call's ttl, touch, replicas, policy and timeout fall back to the cache's
   assert.equal(settings.policyFor({ onUnavailable: "throw" }), "throw");
   assert.equal(settings.timeoutFor({}), 1_000);
   assert.equal(settings.timeoutFor({ timeout: 20 }), 20);
-  assert.equal(settings.lockTimeoutFor({}), 10_000);
+  assert.equal(settings.readThroughFor({}).lockTimeout, 10_000);
 });
 
 test("a call's own options are checked when the call starts", () => {

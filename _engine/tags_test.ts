@@ -94,9 +94,10 @@ test("once an expired entry's grace ends, it is gone, and getOrStore loads it ag
     "page",
     () => `new ${++loads}`,
     String,
+    () => null,
     { tags: ["pages"] },
   );
-  assert.equal(new TextDecoder().decode(bytes), "new 1");
+  assert.equal(new TextDecoder().decode(bytes!), "new 1");
   assert.equal(loads, 1);
   // Its bookkeeping went with it, but for the new entry.
   assert.deepEqual(

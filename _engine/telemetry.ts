@@ -22,6 +22,7 @@ export class Telemetry {
   readonly #hits: ReturnType<MeterLike["createCounter"]> | undefined;
   readonly #misses: ReturnType<MeterLike["createCounter"]> | undefined;
   readonly #errors: ReturnType<MeterLike["createCounter"]> | undefined;
+  readonly #events: ReturnType<MeterLike["createCounter"]> | undefined;
   readonly #attributes: Record<string, string | number>;
 
   constructor(
@@ -43,6 +44,10 @@ export class Telemetry {
     this.#errors = meter?.createCounter("cache.errors", {
       description: "Operations that failed",
     });
+    this.#events = meter?.createCounter("cache.read_through.events", {
+      description:
+        "Read-through events: stale served, refreshes started and failed, negative hits, loader timeouts, breaker opened and closed",
+    });
     this.#attributes = { "db.system.name": "redis" };
     if (server.address !== undefined) {
       this.#attributes["server.address"] = server.address;
@@ -53,6 +58,11 @@ export class Telemetry {
     if (server.database !== undefined) {
       this.#attributes["db.namespace"] = String(server.database);
     }
+  }
+
+  /** Counts one read-through or breaker event, named as in `stats()`. */
+  event(name: string): void {
+    this.#events?.add(1, { "db.system.name": "redis", "cache.event": name });
   }
 
   /**

@@ -79,9 +79,16 @@ export const LOCK_PREFIX = "__lock:";
 export const TAG_PREFIX = "__tag:";
 
 /**
+ * What getOrStore's negative entry for key `k` is named, inside the
+ * namespace: `NEGATIVE_PREFIX + k`. Refused as a key for the same reason.
+ */
+export const NEGATIVE_PREFIX = "__miss:";
+
+/**
  * A key: 1 to {@linkcode MAX_KEY_LENGTH} characters of well-formed text (a
  * lone surrogate would be written as U+FFFD and collide with other keys),
- * not starting with {@linkcode LOCK_PREFIX} nor {@linkcode TAG_PREFIX}.
+ * not starting with {@linkcode LOCK_PREFIX}, {@linkcode TAG_PREFIX} or
+ * {@linkcode NEGATIVE_PREFIX}.
  */
 export function checkKey(key: unknown): string {
   if (typeof key !== "string") throw new TypeError("key must be a string");
@@ -93,15 +100,23 @@ export function checkKey(key: unknown): string {
   if (!key.isWellFormed()) {
     throw new TypeError("key must not contain lone surrogates");
   }
-  if (key.startsWith(LOCK_PREFIX)) {
-    throw new RangeError(
-      `key must not start with "${LOCK_PREFIX}": such keys are getOrStore's locks`,
-    );
-  }
-  if (key.startsWith(TAG_PREFIX)) {
-    throw new RangeError(
-      `key must not start with "${TAG_PREFIX}": such keys are the tags' bookkeeping`,
-    );
+  // One test of the first character keeps the common key at one compare.
+  if (key.charCodeAt(0) === 95 && key.charCodeAt(1) === 95) {
+    if (key.startsWith(LOCK_PREFIX)) {
+      throw new RangeError(
+        `key must not start with "${LOCK_PREFIX}": such keys are getOrStore's locks`,
+      );
+    }
+    if (key.startsWith(NEGATIVE_PREFIX)) {
+      throw new RangeError(
+        `key must not start with "${NEGATIVE_PREFIX}": such keys are getOrStore's negative entries`,
+      );
+    }
+    if (key.startsWith(TAG_PREFIX)) {
+      throw new RangeError(
+        `key must not start with "${TAG_PREFIX}": such keys are the tags' bookkeeping`,
+      );
+    }
   }
   return key;
 }

@@ -46,7 +46,8 @@ interface PendingWrite {
   record?: StoreRecord;
 }
 
-function setCommand(
+/** `SET key value`, with `PX ttl` when there is an expiry. */
+export function setCommand(
   redisKey: string,
   value: RedisArgument,
   ttl: number | undefined,
@@ -173,7 +174,7 @@ export class Writes {
     const redisKeys = keys.map((key) => this.#prefix + key);
     const replicas = this.#settings.replicasFor(call);
     if (tagging !== undefined) {
-      await this.#writeTagged(redisKeys, encoded, ttl, tagging, replicas, call);
+      await this.writeTagged(redisKeys, encoded, ttl, tagging, replicas, call);
       return keys;
     }
     await this.#runner.run(
@@ -207,7 +208,7 @@ export class Writes {
     if (tagging !== undefined) {
       this.#batch?.flush();
       const send = () =>
-        this.#writeTagged([redisKey], [value], ttl, tagging, replicas, call);
+        this.writeTagged([redisKey], [value], ttl, tagging, replicas, call);
       if (record === undefined) return send();
       return this.#history.recordApart(
         record.input,
@@ -245,8 +246,8 @@ export class Writes {
     });
   }
 
-  // Values with their tag memberships, in the tags' script(s).
-  #writeTagged(
+  /** Values with their tag memberships, in the tags' script(s). */
+  writeTagged(
     redisKeys: readonly string[],
     values: readonly RedisArgument[],
     ttl: number | undefined,
@@ -268,6 +269,26 @@ export class Writes {
     ).then(() => {
       this.#stats.stores += redisKeys.length;
     });
+  }
+
+  /**
+   * Writes each command (a SET with its own expiry, or a negative entry's
+   * SET) in one round trip: pipelined, so in a cluster each goes to its
+   * slot's node. `values` counts the values among them, for stats.
+   */
+  async writeEach(
+    commands: readonly RedisArgument[][],
+    values: number,
+    call: CallOptions,
+  ): Promise<void> {
+    if (commands.length === 0) return;
+    for (const command of commands) this.#l1?.invalidate(String(command[1]));
+    await this.#runner.run(
+      "SET",
+      (driver) => Promise.all(commands.map((command) => driver.send(command))),
+      call,
+    );
+    this.#stats.stores += values;
   }
 
   // One value without its history: in `batch` when it has one, else alone.
