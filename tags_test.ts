@@ -1,8 +1,10 @@
 // Tags from outside: what invalidateTags and expireTags remove or shorten,
-// read back with raw commands; bad tags write nothing; the bookkeeping stays
-// bounded after a churn of expiring entries; untagged stores send exactly
-// the commands they did; and another process's L1 never serves an
-// invalidated value once it has heard the invalidation resolved.
+// read back with raw commands, an entry's other tags and reverse index
+// included; bad tags write nothing; the bookkeeping stays bounded after a
+// churn of expiring entries; a tagged store is one script, and untagged
+// stores and deletes send exactly the commands they did; and another
+// process's L1 never serves an invalidated value once it has heard the
+// invalidation resolved.
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
@@ -370,6 +372,17 @@ test("a tagged store is one command: its value, memberships and reverse index in
       .map(String).sort(),
     ["x", "y"],
   );
+  // Untagged writes and deletes send what they did, tags or not.
+  proxy.reset();
+  const plain = await cache.store("plain", { ttl: 60_000 });
+  await cache.delete(plain);
+  await cache.delete(key);
+  const sent = proxy.commands();
+  assert.deepEqual(sent.map(({ name }) => name), [
+    "SET",
+    ...["UNLINK", "UNLINK", "UNLINK", "UNLINK"], // each key, its __miss: entry
+  ]);
+  assert.deepEqual(sent.filter(({ key }) => key.includes("__tag:")), []);
 });
 
 async function commandCalls(): Promise<Map<string, number>> {
