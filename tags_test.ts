@@ -215,6 +215,18 @@ test("expireTags deleting an entry without grace takes it out of its other tags 
   assert.deepEqual(await keysOf("expire-two"), []);
 });
 
+test("an entry may carry thousands of tags, and leaves them all when one is invalidated", async () => {
+  const cache = await connect("many-tags-one", { history: false });
+  const tags = Array.from({ length: 9_000 }, (_, i) => `t${i}`);
+  const key = await cache.store("v", { tags });
+  assert.equal(
+    await raw.send("SCARD", `many-tags-one:__tag:k:${key}`),
+    tags.length,
+  );
+  assert.equal(await cache.invalidateTags("t4500"), 1);
+  assert.deepEqual(await keysOf("many-tags-one"), []);
+});
+
 test("a tagged overwrite with other tags leaves the tags it no longer has: a refresh whose loader sets new ones", async () => {
   const cache = await connect("retag");
   let loads = 0;

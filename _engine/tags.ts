@@ -155,9 +155,8 @@ local px = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
 local index, graces, reverse, forget = names(ARGV[4], ARGV[5])
 local m = tonumber(ARGV[6])
-local tags = {unpack(ARGV, 7, 6 + m)}
 local tagged = {}
-for _, tag in ipairs(tags) do tagged[tag] = true end
+for t = 7, 6 + m do tagged[ARGV[t]] = true end
 local score = "+inf"
 if px > 0 then score = now + px end
 for j = 2 * n + 1, #KEYS, 2 do
@@ -172,7 +171,10 @@ for i = 1, n do
     end
   end
   redis.call("DEL", reversed)
-  redis.call("SADD", reversed, unpack(tags))
+  -- In slices: unpack has a limit (about 8 000) on what it returns.
+  for t = 7, 6 + m, 1000 do
+    redis.call("SADD", reversed, unpack(ARGV, t, math.min(t + 999, 6 + m)))
+  end
   if px > 0 then
     redis.call("SET", key, ARGV[6 + m + i], "PX", px)
     redis.call("PEXPIRE", reversed, px)
