@@ -7,7 +7,12 @@ import { after, test } from "node:test";
 import { Cache } from "./mod.ts";
 import { startCluster } from "./_testing/cluster.ts";
 import { keySlot } from "./_drivers/key_slot.ts";
-import { connectRaw, type RawClient, recordFigures } from "./_testing/util.ts";
+import {
+  connectRaw,
+  type RawClient,
+  recordFigures,
+  waitFor,
+} from "./_testing/util.ts";
 
 const cluster = await startCluster();
 const rootNodes = cluster.rootNodes.map(({ url }) => url);
@@ -37,6 +42,30 @@ async function connect(namespace: string): Promise<Cache> {
   });
   after(() => cache.close());
   return cache;
+}
+
+// A namespace's tag indexes, grace hashes and reverse indexes on every
+// primary (the registries of slots, `__tag:s:`, left out).
+async function bookkeeping(
+  nodes: RawClient[],
+  namespace: string,
+): Promise<string[]> {
+  return (await bookkeepingByNode(nodes, namespace)).map(([, key]) => key)
+    .sort();
+}
+
+async function bookkeepingByNode(
+  nodes: RawClient[],
+  namespace: string,
+): Promise<[RawClient, string][]> {
+  const found: [RawClient, string][] = [];
+  for (const node of nodes) {
+    const keys = await node.send("KEYS", `${namespace}:__tag:*`) as unknown[];
+    for (const key of keys.map(String)) {
+      if (!key.includes(":__tag:s:")) found.push([node, key]);
+    }
+  }
+  return found;
 }
 
 // Calls of each command on every primary, summed.
@@ -100,15 +129,14 @@ test(
       ["107,49", "107,50", "107,51"],
     );
     // Nothing points at what was removed: only the tags' registries of slots,
-    // and the kept tags' indexes, remain.
-    for (const node of nodes) {
-      const left = (await node.send("KEYS", "tc:__tag:i:*") as unknown[])
-        .map(String);
-      assert.ok(
-        left.every((key) => key.endsWith(":other") || key.endsWith(":also")),
-        left.join(),
-      );
-    }
+    // and the kept entries' indexes and reverse indexes, remain.
+    const left = await bookkeeping(nodes, "tc");
+    const reverse = left.filter((key) => key.startsWith("tc:__tag:k:"));
+    assert.equal(reverse.length, kept.length, reverse.join());
+    assert.ok(
+      left.every((key) => key.endsWith(":other") || reverse.includes(key)),
+      left.join(),
+    );
     assert.equal(await cache.invalidateTags("also"), 0);
     assert.equal(await cache.invalidateTags("other"), 3);
     recordFigures("tags_cluster", {
@@ -121,15 +149,127 @@ test(
   },
 );
 
-test("expireTags in a cluster removes entries without grace across slots", {
-  timeout: 60_000,
-}, async () => {
-  const cache = await connect("tc-soft");
-  const keys = await cache.storeMany(
-    Array.from({ length: 300 }, (_, i) => i),
-    { tags: ["soft"], ttl: 600_000 },
-  );
-  assert.equal(await cache.expireTags("soft"), keys.length);
-  const found = await cache.getMany(keys);
-  assert.equal(found.filter((value) => value !== null).length, 0);
-});
+test(
+  "expireTags in a cluster removes entries without grace across slots, and their memberships of other tags",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const nodes = await primaries();
+    const cache = await connect("tc-soft");
+    const keys = await cache.storeMany(
+      Array.from({ length: 300 }, (_, i) => i),
+      { tags: ["soft", "other"], ttl: 600_000 },
+    );
+    assert.ok((await bookkeeping(nodes, "tc-soft")).length > 300);
+    assert.equal(await cache.expireTags("soft"), keys.length);
+    const found = await cache.getMany(keys);
+    assert.equal(found.filter((value) => value !== null).length, 0);
+    assert.deepEqual(await bookkeeping(nodes, "tc-soft"), []);
+    assert.equal(await cache.invalidateTags("other"), 0);
+  },
+);
+
+test(
+  "in a cluster, an entry with two tags removed by invalidating one leaves nothing in the other's indexes and grace hashes, and no reverse index, on any node",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const nodes = await primaries();
+    const cache = await connect("tc-two");
+    const options = { ttl: 600_000, grace: 60_000 };
+    const doomed = await cache.storeMany(
+      Array.from({ length: 300 }, (_, i) => i),
+      { tags: ["a", "b"], ttl: 600_000 },
+    );
+    for (let i = 0; i < 30; i++) {
+      await cache.getOrStore(`page ${i}`, () => "p", {
+        ...options,
+        tags: ["a", "b"],
+      });
+    }
+    const kept: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      kept.push(`kept ${i}`);
+      await cache.getOrStore(`kept ${i}`, () => "k", {
+        ...options,
+        tags: ["b"],
+      });
+    }
+    assert.equal(await cache.invalidateTags("a"), doomed.length + 30);
+    // Every index and grace hash of b holds only kept entries, and only the
+    // kept entries have reverse indexes.
+    let indexed = 0;
+    let graced = 0;
+    let reverse = 0;
+    for (const [node, key] of await bookkeepingByNode(nodes, "tc-two")) {
+      if (key.includes(":__tag:k:")) {
+        reverse++;
+        continue;
+      }
+      const members = (key.includes(":__tag:i:")
+        ? await node.send("ZRANGE", key, "0", "-1")
+        : await node.send("HKEYS", key)) as unknown[];
+      for (const member of members.map(String)) {
+        assert.ok(kept.includes(member.slice("tc-two:".length)), member);
+      }
+      if (key.includes(":__tag:i:")) {
+        indexed += members.length;
+      } else graced += members.length;
+    }
+    assert.equal(indexed, kept.length);
+    assert.equal(graced, kept.length);
+    assert.equal(reverse, kept.length);
+    assert.equal(await cache.invalidateTags("b"), kept.length);
+    assert.deepEqual(await bookkeeping(nodes, "tc-two"), []);
+  },
+);
+
+test(
+  "in a cluster, a tagged overwrite with other tags leaves the tags it no longer has",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const nodes = await primaries();
+    const cache = await connect("tc-retag");
+    // Each item's first load is tagged old, its later ones new.
+    const loads = new Map<string, number>();
+    const loaderOf =
+      (item: string) => (ctx: { setTags(tags: readonly string[]): void }) => {
+        const load = (loads.get(item) ?? 0) + 1;
+        loads.set(item, load);
+        ctx.setTags(load === 1 ? ["old", "both"] : ["new", "both"]);
+        return `v${load}`;
+      };
+    const options = { ttl: 600_000, grace: 60_000 };
+    const items = Array.from({ length: 20 }, (_, i) => `item ${i}`);
+    for (const item of items) {
+      await cache.getOrStore(item, loaderOf(item), options);
+    }
+    assert.equal(await cache.expireTags("old"), items.length);
+    // Stale now: each read serves its old value and refreshes it.
+    for (const item of items) {
+      await cache.getOrStore(item, loaderOf(item), options);
+    }
+    await waitFor(
+      async () =>
+        (await cache.getMany(items)).every((value) =>
+          String(value) === "118,50"
+        ),
+      10_000,
+      "the refreshes did not store their values",
+    );
+    assert.ok([...loads.values()].every((load) => load === 2));
+    const left = await bookkeeping(nodes, "tc-retag");
+    assert.ok(!left.some((key) => key.endsWith(":old")), left.join());
+    assert.equal(await cache.invalidateTags("old"), 0);
+    assert.equal(
+      (await cache.getMany(items)).filter((value) => value !== null).length,
+      items.length,
+    );
+    assert.equal(await cache.invalidateTags("new"), items.length);
+    assert.deepEqual(await bookkeeping(nodes, "tc-retag"), []);
+  },
+);

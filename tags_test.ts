@@ -1,8 +1,10 @@
 // Tags from outside: what invalidateTags and expireTags remove or shorten,
-// read back with raw commands; bad tags write nothing; the bookkeeping stays
-// bounded after a churn of expiring entries; untagged stores send exactly
-// the commands they did; and another process's L1 never serves an
-// invalidated value once it has heard the invalidation resolved.
+// read back with raw commands, an entry's other tags and reverse index
+// included; bad tags write nothing; the bookkeeping stays bounded after a
+// churn of expiring entries; a tagged store is one script, and untagged
+// stores and deletes send exactly the commands they did; and another
+// process's L1 never serves an invalidated value once it has heard the
+// invalidation resolved.
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
@@ -13,6 +15,7 @@ import {
   redisForThisFile,
   runChild,
   runtime,
+  startCountingProxy,
   testdataCommand,
   waitFor,
 } from "./_testing/util.ts";
@@ -67,9 +70,11 @@ test("invalidateTags removes every entry with any of the tags, from every write 
   assert.equal(await raw.send("EXISTS", "inv:user"), 0);
   assert.equal(await cache.getStr(untagged), "plain");
   assert.equal(await cache.getStr(other), "other");
-  // Nothing is left pointing at what was removed.
+  // Nothing is left pointing at what was removed: the one live entry's
+  // index and reverse index remain.
   assert.deepEqual(await bookkeeping("inv"), [
     "inv:__tag:i:yellow",
+    `inv:__tag:k:${other}`,
   ]);
   assert.equal(await cache.invalidateTags("red"), 0);
   assert.equal(await cache.invalidateTags(), 0);
@@ -148,7 +153,141 @@ test("expireTags removes entries that have no grace, and leaves the others alone
   assert.equal(await cache.getStr(kept), "kept");
   assert.equal(await cache.expireTags("soft", "page"), 0);
   // What expireTags removed is no longer in any index.
-  assert.deepEqual(await bookkeeping("soft"), ["soft:__tag:i:hard"]);
+  assert.deepEqual(await bookkeeping("soft"), [
+    "soft:__tag:i:hard",
+    `soft:__tag:k:${kept}`,
+  ]);
+});
+
+// The members of a sorted set or hash, sorted.
+async function members(key: string): Promise<string[]> {
+  const type = String(await raw.send("TYPE", key));
+  const command = type === "hash" ? "HKEYS" : type === "zset" ? "ZRANGE" : "";
+  if (command === "") return [];
+  const args = command === "ZRANGE" ? [key, "0", "-1"] : [key];
+  return ((await raw.send(command, ...args)) as unknown[]).map(String).sort();
+}
+
+test("an entry with two tags, removed by invalidating one, leaves no trace in the other's index, grace hash or its own reverse index", async () => {
+  const cache = await connect("two-tags", { history: false });
+  const options = { ttl: 60_000, grace: 30_000 };
+  const plain = await cache.store("plain", { tags: ["a", "b"] });
+  await cache.getOrStore("page", () => "p", { ...options, tags: ["a", "b"] });
+  await cache.getOrStore("kept", () => "k", { ...options, tags: ["b"] });
+  assert.deepEqual(
+    await members("two-tags:__tag:i:b"),
+    [
+      "two-tags:kept",
+      "two-tags:page",
+      `two-tags:${plain}`,
+    ].sort(),
+  );
+  assert.deepEqual(await members("two-tags:__tag:g:b"), [
+    "two-tags:kept",
+    "two-tags:page",
+  ]);
+  assert.equal(await cache.invalidateTags("a"), 2);
+  assert.deepEqual(await members("two-tags:__tag:i:b"), ["two-tags:kept"]);
+  assert.deepEqual(await members("two-tags:__tag:g:b"), ["two-tags:kept"]);
+  assert.deepEqual(await bookkeeping("two-tags"), [
+    "two-tags:__tag:g:b",
+    "two-tags:__tag:i:b",
+    "two-tags:__tag:k:kept",
+  ]);
+  assert.equal(await cache.invalidateTags("b"), 1);
+  assert.deepEqual(await keysOf("two-tags"), []);
+});
+
+test("expireTags deleting an entry without grace takes it out of its other tags too", async () => {
+  const cache = await connect("expire-two", { history: false });
+  const doomed = await cache.store("doomed", { tags: ["a", "b"], ttl: 60_000 });
+  const kept = await cache.store("kept", { tags: ["b"], ttl: 60_000 });
+  assert.equal(await cache.expireTags("a"), 1);
+  assert.equal(await cache.has(doomed), false);
+  assert.deepEqual(await members("expire-two:__tag:i:b"), [
+    `expire-two:${kept}`,
+  ]);
+  assert.deepEqual(await bookkeeping("expire-two"), [
+    "expire-two:__tag:i:b",
+    `expire-two:__tag:k:${kept}`,
+  ]);
+  assert.equal(await cache.invalidateTags("b"), 1);
+  assert.deepEqual(await keysOf("expire-two"), []);
+});
+
+test("an entry may carry thousands of tags, and leaves them all when one is invalidated", async () => {
+  const cache = await connect("many-tags-one", { history: false });
+  const tags = Array.from({ length: 9_000 }, (_, i) => `t${i}`);
+  const key = await cache.store("v", { tags });
+  assert.equal(
+    await raw.send("SCARD", `many-tags-one:__tag:k:${key}`),
+    tags.length,
+  );
+  assert.equal(await cache.invalidateTags("t4500"), 1);
+  assert.deepEqual(await keysOf("many-tags-one"), []);
+});
+
+test("a tagged overwrite with other tags leaves the tags it no longer has: a refresh whose loader sets new ones", async () => {
+  const cache = await connect("retag");
+  let loads = 0;
+  const loader = (ctx: { setTags(tags: readonly string[]): void }) => {
+    loads++;
+    ctx.setTags(loads === 1 ? ["old", "both"] : ["new", "both"]);
+    return `v${loads}`;
+  };
+  const options = { ttl: 60_000, grace: 30_000 };
+  await cache.getOrStore("item", loader, options);
+  // Stale now: the next read serves v1 and refreshes it in the background.
+  assert.equal(await cache.expireTags("old"), 1);
+  await cache.getOrStore("item", loader, options);
+  await waitFor(
+    async () => String(await raw.send("GET", "retag:item")) === "v2",
+    5_000,
+    "the refresh did not store its value",
+  );
+  assert.deepEqual(await members("retag:__tag:i:old"), []);
+  assert.deepEqual(
+    ((await raw.send("SMEMBERS", "retag:__tag:k:item")) as unknown[])
+      .map(String).sort(),
+    ["both", "new"],
+  );
+  // The reverse index expires with its entry.
+  const left = Number(await raw.send("PTTL", "retag:__tag:k:item"));
+  assert.ok(left > 60_000, `reverse index PTTL ${left}`);
+  assert.equal(await cache.invalidateTags("old"), 0);
+  assert.equal(await cache.getStr("item"), "v2");
+  assert.equal(await cache.invalidateTags("new"), 1);
+  assert.equal(await cache.has("item"), false);
+  assert.deepEqual(await keysOf("retag"), []);
+});
+
+test("a key loaded again after it expired is in all its tags again, with its reverse index", async () => {
+  const cache = await connect("again", { history: false });
+  const options = { ttl: 50, tags: ["a", "b"] };
+  // Keeps the indexes alive past the page's first expiry.
+  const kept = await cache.store("kept", { tags: ["a", "b"], ttl: 60_000 });
+  await cache.getOrStore("page", () => "one", options);
+  await waitFor(
+    async () => await raw.send("EXISTS", "again:page") === 0,
+    5_000,
+    "the entry did not expire",
+  );
+  // Its old memberships have expired; this write's pruning drops them, and
+  // must not take the new ones with them.
+  await cache.getOrStore("page", () => "two", { ...options, ttl: 60_000 });
+  for (const tag of ["a", "b"]) {
+    assert.deepEqual(
+      await members(`again:__tag:i:${tag}`),
+      ["again:page", `again:${kept}`].sort(),
+    );
+  }
+  assert.deepEqual(
+    ((await raw.send("SMEMBERS", "again:__tag:k:page")) as unknown[])
+      .map(String).sort(),
+    ["a", "b"],
+  );
+  assert.equal(await cache.invalidateTags("b"), 2);
+  assert.deepEqual(await keysOf("again"), []);
 });
 
 test(
@@ -169,8 +308,12 @@ test(
         // The last write pruned what had expired when it started, so every
         // member left was written since then, less the ttl (1 ms for rounding).
         const members = Number(await raw.send("ZCARD", index));
+        // KEYS leaves out keys past their expiry: the reverse indexes
+        // expire with their entries.
+        const reverse = (await keysOf("churn:__tag:k")).length;
         const live = written.filter((at) => at > started - ttl - 1).length;
         assert.ok(members <= live, `${members} members, ${live} live at most`);
+        assert.ok(reverse <= live, `${reverse} reverse, ${live} live at most`);
         mostMembers = Math.max(mostMembers, members);
         mostLive = Math.max(mostLive, live);
       }
@@ -190,6 +333,12 @@ test(
       await raw.send("ZCARD", "churn:__tag:i:deleted"),
     );
     assert.ok(deletedMembers <= 2, `${deletedMembers} members left`);
+    // delete() leaves the reverse index; dropping the member drops it.
+    assert.equal(
+      (await keysOf("churn:__tag:k")).length,
+      deletedMembers,
+      "reverse indexes of deleted entries left",
+    );
     recordFigures("tags_bookkeeping", {
       entries: 10_000,
       ttlMs: ttl,
@@ -216,6 +365,36 @@ test("a get of a tagged entry sends what a get of an untagged one does: one GET"
     calls !== (before.get(command) ?? 0) && command !== "info"
   ).map(([command, calls]) => [command, calls - (before.get(command) ?? 0)]);
   assert.deepEqual(sent, [["get", 100]]);
+});
+
+test("a tagged store is one command: its value, memberships and reverse index in one script", async () => {
+  await using proxy = await startCountingProxy(server.port);
+  const cache = await Cache.connect({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    namespace: "one-script",
+    history: false,
+  });
+  after(() => cache.close());
+  await cache.store("first", { tags: ["x"] });
+  proxy.reset();
+  const key = await cache.store("v", { tags: ["x", "y"], ttl: 60_000 });
+  assert.deepEqual(proxy.commands().map(({ name }) => name), ["EVALSHA"]);
+  assert.deepEqual(
+    ((await raw.send("SMEMBERS", `one-script:__tag:k:${key}`)) as unknown[])
+      .map(String).sort(),
+    ["x", "y"],
+  );
+  // Untagged writes and deletes send what they did, tags or not.
+  proxy.reset();
+  const plain = await cache.store("plain", { ttl: 60_000 });
+  await cache.delete(plain);
+  await cache.delete(key);
+  const sent = proxy.commands();
+  assert.deepEqual(sent.map(({ name }) => name), [
+    "SET",
+    ...["UNLINK", "UNLINK", "UNLINK", "UNLINK"], // each key, its __miss: entry
+  ]);
+  assert.deepEqual(sent.filter(({ key }) => key.includes("__tag:")), []);
 });
 
 async function commandCalls(): Promise<Map<string, number>> {

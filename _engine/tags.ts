@@ -12,6 +12,10 @@
 // slot), named with a hash tag that maps to the slot, and a registry per tag
 // of the slots it has indexes in, written before the value: a registry entry
 // for a slot with nothing left is harmless, one missing would lose entries.
+//
+// Each tagged key also has a reverse index, a set of its tags, in its own
+// slot and expiring with it, so whatever removes an entry (or a tagged
+// write that changes its tags) takes it out of its other tags' indexes too.
 
 import { createHash } from "node:crypto";
 import type { Driver } from "../_drivers/driver.ts";
@@ -90,20 +94,47 @@ const EXPIRE_WITH_LAST = `local function expireWithLast(set, companion)
 end
 `;
 
+// The names of one slot's bookkeeping, built here from the namespace
+// (ARGV) and the slot's hash tag (`{name}:` in a cluster, else empty):
+// an entry's other tags are known only once its reverse index is read,
+// inside the script, so their keys cannot be passed as KEYS. Every name
+// carries the slot's hash tag, so all stay in the script's one slot.
+// `forget` takes a member out of every tag its reverse index lists and
+// drops the reverse index: for entries that are gone.
+const NAMES = `local function names(prefix, at)
+  local function index(tag) return prefix .. "${TAG_PREFIX}i:" .. at .. tag end
+  local function graces(tag) return prefix .. "${TAG_PREFIX}g:" .. at .. tag end
+  local function reverse(member)
+    return prefix .. "${TAG_PREFIX}k:" .. at .. string.sub(member, #prefix + 1)
+  end
+  local function forget(member)
+    local reversed = reverse(member)
+    for _, tag in ipairs(redis.call("SMEMBERS", reversed)) do
+      redis.call("ZREM", index(tag), member)
+      redis.call("HDEL", graces(tag), member)
+    end
+    redis.call("UNLINK", reversed)
+  end
+  return index, graces, reverse, forget
+end
+`;
+
 // Removes an index's members that are gone: expired (at most 1 000 a write,
 // to bound the script's time; the index expires with its last member
 // anyway), and two sampled that were deleted. Together they keep an index
-// near its live entries.
-const PRUNE = `local function prune(index, graces)
+// near its live entries; each goes from its other tags too.
+const PRUNE = `local function prune(index, graces, forget)
   local expired = redis.call("ZRANGE", index, "-inf", now, "BYSCORE", "LIMIT", 0, 1000)
   for _, member in ipairs(expired) do
     redis.call("ZREM", index, member)
     redis.call("HDEL", graces, member)
+    forget(member)
   end
   for _, member in ipairs(redis.call("ZRANDMEMBER", index, 2)) do
     if redis.call("EXISTS", member) == 0 then
       redis.call("ZREM", index, member)
       redis.call("HDEL", graces, member)
+      forget(member)
     end
   end
 end
@@ -111,24 +142,47 @@ end
 
 /**
  * Writes values and their tag memberships in one step. KEYS: the n value
- * keys, then an index and its grace hash per tag. ARGV: n, the Redis expiry
- * in ms (0 for none), the grace in ms, the values.
+ * keys, their n reverse indexes, then an index and its grace hash per tag.
+ * ARGV: n, the Redis expiry in ms (0 for none), the grace in ms, the
+ * namespace's prefix, the slot's hash tag, the number of tags m, the m
+ * tags, the values. Pruning comes first, before any value or reverse index
+ * of this write exists to be taken for gone; an overwritten key leaves the
+ * tags it no longer has.
  */
-const WRITE = `${NOW}${EXPIRE_WITH_LAST}${PRUNE}
+const WRITE = `${NOW}${EXPIRE_WITH_LAST}${NAMES}${PRUNE}
 local n = tonumber(ARGV[1])
 local px = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
+local index, graces, reverse, forget = names(ARGV[4], ARGV[5])
+local m = tonumber(ARGV[6])
+local tagged = {}
+for t = 7, 6 + m do tagged[ARGV[t]] = true end
 local score = "+inf"
 if px > 0 then score = now + px end
+for j = 2 * n + 1, #KEYS, 2 do
+  prune(KEYS[j], KEYS[j + 1], forget)
+end
 for i = 1, n do
+  local key, reversed = KEYS[i], KEYS[n + i]
+  for _, tag in ipairs(redis.call("SMEMBERS", reversed)) do
+    if not tagged[tag] then
+      redis.call("ZREM", index(tag), key)
+      redis.call("HDEL", graces(tag), key)
+    end
+  end
+  redis.call("DEL", reversed)
+  -- In slices: unpack has a limit (about 8 000) on what it returns.
+  for t = 7, 6 + m, 1000 do
+    redis.call("SADD", reversed, unpack(ARGV, t, math.min(t + 999, 6 + m)))
+  end
   if px > 0 then
-    redis.call("SET", KEYS[i], ARGV[3 + i], "PX", px)
+    redis.call("SET", key, ARGV[6 + m + i], "PX", px)
+    redis.call("PEXPIRE", reversed, px)
   else
-    redis.call("SET", KEYS[i], ARGV[3 + i])
+    redis.call("SET", key, ARGV[6 + m + i])
   end
 end
-for j = n + 1, #KEYS, 2 do
-  prune(KEYS[j], KEYS[j + 1])
+for j = 2 * n + 1, #KEYS, 2 do
   for i = 1, n do
     redis.call("ZADD", KEYS[j], score, KEYS[i])
     if grace > 0 then
@@ -142,17 +196,21 @@ end
 return n`;
 
 /**
- * Deletes every key the indexes name, then the indexes. KEYS: an index and
- * its grace hash per tag. ARGV[1]: "1" to return the keys. Returns how many
- * keys existed, then (if asked) the keys.
+ * Deletes every key the indexes name, takes each out of its other tags,
+ * then deletes the indexes. KEYS: an index and its grace hash per tag.
+ * ARGV: "1" to return the keys, the namespace's prefix, the slot's hash
+ * tag. Returns how many keys existed, then (if asked) the keys.
  */
-const INVALIDATE = `local removed = 0
+const INVALIDATE = `${NAMES}
+local index, graces, reverse, forget = names(ARGV[2], ARGV[3])
+local removed = 0
 local reply = {0}
 for j = 1, #KEYS, 2 do
   local members = redis.call("ZRANGE", KEYS[j], 0, -1)
   for i = 1, #members, 1000 do
     removed = removed + redis.call("UNLINK", unpack(members, i, math.min(i + 999, #members)))
   end
+  for _, member in ipairs(members) do forget(member) end
   if ARGV[1] == "1" then
     for _, member in ipairs(members) do reply[#reply + 1] = member end
   end
@@ -164,10 +222,14 @@ return reply`;
 /**
  * Makes every entry the indexes name stale: its Redis expiry becomes its
  * grace, or it is deleted when it has none. KEYS and ARGV as INVALIDATE's.
- * Returns how many entries it made stale or deleted (entries already in
- * their grace are left as they are), then (if asked) their keys.
+ * An entry deleted, or found gone, leaves its other tags too; one made
+ * stale keeps them (it still exists), and its reverse index's expiry is
+ * lowered with its own, so it never outlives the entry. Returns how many
+ * entries it made stale or deleted (entries already in their grace are left
+ * as they are), then (if asked) their keys.
  */
-const EXPIRE = `${NOW}${EXPIRE_WITH_LAST}
+const EXPIRE = `${NOW}${EXPIRE_WITH_LAST}${NAMES}
+local _, _, reverse, forget = names(ARGV[2], ARGV[3])
 local changed = 0
 local reply = {0}
 for j = 1, #KEYS, 2 do
@@ -179,13 +241,16 @@ for j = 1, #KEYS, 2 do
     if left == -2 then
       redis.call("ZREM", index, member)
       redis.call("HDEL", graces, member)
+      forget(member)
     elseif grace == 0 then
       redis.call("UNLINK", member)
       redis.call("ZREM", index, member)
       redis.call("HDEL", graces, member)
+      forget(member)
       touched = true
     elseif left == -1 or left > grace then
       redis.call("PEXPIRE", member, grace)
+      redis.call("PEXPIRE", reverse(member), grace)
       redis.call("ZADD", index, now + grace, member)
       touched = true
     end
@@ -296,11 +361,15 @@ export class Tags {
     const send = (positions: readonly number[], slot: string | undefined) =>
       this.#write.send(driver, [
         ...positions.map((i) => redisKeys[i]),
+        ...positions.map((i) => this.#reverseKey(redisKeys[i], slot)),
         ...this.#indexKeys(tagging.tags, slot),
       ], [
         String(positions.length),
         px,
         String(tagging.grace),
+        ...this.#names(slot),
+        String(tagging.tags.length),
+        ...tagging.tags,
         ...positions.map((i) => values[i]),
       ]);
     if (driver.cluster === undefined) {
@@ -312,7 +381,8 @@ export class Tags {
     const names = slots.map((slot) => this.#slotName(slot));
     for (const [i, slot] of slots.entries()) {
       const index = this.#indexKeys(tagging.tags.slice(0, 1), names[i])[0];
-      if (keySlot(index) !== slot) {
+      const reverse = this.#reverseKey(redisKeys[groups[i][0]], names[i]);
+      if (keySlot(index) !== slot || keySlot(reverse) !== slot) {
         throw new RangeError(
           "tags in a cluster need a namespace without an empty hash tag ({})",
         );
@@ -352,6 +422,7 @@ export class Tags {
         return [
           await script.send(driver, this.#indexKeys(tags, undefined), [
             wantKeys,
+            ...this.#names(undefined),
           ]),
         ];
       }
@@ -366,7 +437,10 @@ export class Tags {
       await script.prepare(driver);
       return Promise.all(
         [...names].map((name) =>
-          script.send(driver, this.#indexKeys(tags, name), [wantKeys])
+          script.send(driver, this.#indexKeys(tags, name), [
+            wantKeys,
+            ...this.#names(name),
+          ])
         ),
       );
     });
@@ -383,11 +457,24 @@ export class Tags {
   // Each tag's index and grace hash: in a cluster, those of the slot named
   // `slot`, whose hash tag maps to it.
   #indexKeys(tags: readonly string[], slot: string | undefined): string[] {
-    const at = slot === undefined ? "" : `{${slot}}:`;
+    const [, at] = this.#names(slot);
     return tags.flatMap((tag) => [
       `${this.#prefix}${TAG_PREFIX}i:${at}${tag}`,
       `${this.#prefix}${TAG_PREFIX}g:${at}${tag}`,
     ]);
+  }
+
+  // What the scripts build the slot's other names from (NAMES): the
+  // namespace's prefix and the slot's hash tag.
+  #names(slot: string | undefined): [string, string] {
+    return [this.#prefix, slot === undefined ? "" : `{${slot}}:`];
+  }
+
+  // A key's reverse index (its tags), in the key's slot: the same name the
+  // scripts build.
+  #reverseKey(redisKey: string, slot: string | undefined): string {
+    const [prefix, at] = this.#names(slot);
+    return `${prefix}${TAG_PREFIX}k:${at}${redisKey.slice(prefix.length)}`;
   }
 
   #registryKey(tag: string): string {

@@ -63,6 +63,9 @@ test("expireTags leaves each entry its own grace, once; a plain get still reads 
   const short = await pttl("grace:short");
   assert.ok(long > 0 && long <= 3_000, `long: ${long}`);
   assert.ok(short > 0 && short <= 1_000, `short: ${short}`);
+  // A stale entry keeps its tags; its reverse index expires with it.
+  const reverse = await pttl("grace:__tag:k:long");
+  assert.ok(reverse > 0 && reverse <= 3_000, `reverse index: ${reverse}`);
   assert.equal(await raw.send("EXISTS", "grace:none"), 0);
   assert.ok(await pttl("grace:stale") > 3_000);
   assert.equal(String(await cache.reads.get("long", undefined, {})), "76");
@@ -101,9 +104,42 @@ test("once an expired entry's grace ends, it is gone, and getOrStore loads it ag
   assert.equal(loads, 1);
   // Its bookkeeping went with it, but for the new entry.
   assert.deepEqual(
-    (await raw.send("KEYS", "reload:__tag:*") as unknown[]).map(String),
-    ["reload:__tag:i:pages"],
+    (await raw.send("KEYS", "reload:__tag:*") as unknown[]).map(String).sort(),
+    ["reload:__tag:i:pages", "reload:__tag:k:page"],
   );
+});
+
+test("a tagged overwrite takes the key out of the tags it no longer has, and its reverse index takes the new expiry", async () => {
+  const cache = await engine("overwrite");
+  const write = (ttl: number | undefined, tags: string[]) =>
+    cache.writes.write(
+      "overwrite:k",
+      tags.join(),
+      ttl,
+      0,
+      {},
+      undefined,
+      taggingFor({ tags }),
+    );
+  const tagsOf = async () =>
+    ((await raw.send("SMEMBERS", "overwrite:__tag:k:k")) as unknown[])
+      .map(String).sort();
+  await write(60_000, ["old", "both"]);
+  assert.ok(await pttl("overwrite:__tag:k:k") > 59_000);
+  await write(undefined, ["new", "both"]);
+  assert.deepEqual(await tagsOf(), ["both", "new"]);
+  // No expiry for the value, none for its reverse index.
+  assert.equal(await pttl("overwrite:__tag:k:k"), -1);
+  assert.equal(await raw.send("EXISTS", "overwrite:__tag:i:old"), 0);
+  assert.equal(await cache.tags.invalidate(["old"]), 0);
+  assert.equal(String(await raw.send("GET", "overwrite:k")), "new,both");
+  await write(30_000, ["both"]);
+  assert.deepEqual(await tagsOf(), ["both"]);
+  const left = await pttl("overwrite:__tag:k:k");
+  assert.ok(left > 29_000 && left <= 30_000, `reverse index PTTL ${left}`);
+  assert.equal(await cache.tags.invalidate(["new"]), 0);
+  assert.equal(await cache.tags.invalidate(["both"]), 1);
+  assert.deepEqual(await raw.send("KEYS", "overwrite:*"), []);
 });
 
 test("tags are checked like keys: strings of 1 to 1 024 characters, well formed; repeats count once", () => {
