@@ -1,10 +1,10 @@
 // `deno task compare`: one run, on one fresh redis-server, of redis-benchmark
 // (the ceiling), this cache on Deno, Bun and Node, the raw clients under it,
 // and the peers a user could pick instead; then, per runtime, the memory
-// case (`_memory.ts`) and the multi-process case (`_scale.ts`). Writes bench/results.json,
-// bench/results.md and bench/results.svg, and the figures the README quotes
-// to bench/figures/compare.json, then fills them into the README as
-// `tools/figures.ts --write` does.
+// case (`_memory.ts`) and the multi-process case (`_scale.ts`). Writes
+// bench/results.json, bench/results.md and bench/results.svg, and the
+// figures the README quotes to bench/figures/compare.json, then fills them
+// into the README as `tools/figures.ts --write` does.
 //
 //   deno task compare            1.5 s per case, about 6 minutes
 //   deno task compare --smoke    a fraction of a second per case, for CI;
