@@ -13,6 +13,7 @@ import {
   type Run,
   RUNTIMES,
 } from "./_run.ts";
+import { STORE_CEILING, targets } from "./_targets.ts";
 
 /** One group of figures ("run", "redis", or a runtime), by field. */
 export type FigureGroup = Record<string, number | string>;
@@ -101,7 +102,6 @@ function runtimeFigures(run: Run, runtime: string): FigureGroup {
   const many = ops("cache", "getMany 1000 keys");
   const p100 = ceiling(results, "get", "-P 100")?.opsPerSec;
   const c1 = ceiling(results, "get", "-c 1")?.opsPerSec;
-  const script = ceiling(results, "store script", "-c 1")?.opsPerSec;
   put(group, "cacheGetMany", many, whole);
   put(
     group,
@@ -115,8 +115,43 @@ function runtimeFigures(run: Run, runtime: string): FigureGroup {
   put(group, "rawGet1P50Us", rawGet && rawGet.p50Ms * 1000, whole);
   const rawMany = ops(raw, "getMany 1000 keys");
   put(group, "rawGetManyToP100", rawMany && p100 && rawMany / p100, times);
-  const store = ops("cache", "set, 1 in flight");
-  put(group, "storeToScriptC1", store && script && store / script, times);
+  // `store` with history against the store script at the same concurrency.
+  for (const { suffix, set } of SHAPES) {
+    const shape = set.slice("set, ".length);
+    const store = ops("cache", set);
+    const limit = ceiling(results, "store script", STORE_CEILING[shape])
+      ?.opsPerSec;
+    put(
+      group,
+      `storeToScript${suffix === "1" ? "C1" : suffix}`,
+      store && limit && store / limit,
+      times,
+    );
+  }
+
+  const l1Limit = run.l1Limit.find((r) => r.runtime === runtime);
+  if (l1Limit !== undefined) {
+    group.l1LoopHitNs = whole(l1Limit.l1Ns);
+    group.mapCopyNs = whole(l1Limit.mapCopyNs);
+    group.mapCopyAwaitedNs = whole(l1Limit.mapCopyAwaitedNs);
+    group.l1ToMapCopy = times(l1Limit.mapCopyNs / l1Limit.l1Ns);
+    group.l1ToMapCopyAwaited = times(l1Limit.mapCopyAwaitedNs / l1Limit.l1Ns);
+  }
+  const memory = run.memory.find((m) => m.runtime === runtime);
+  if (memory !== undefined) {
+    group.heapRatioL1 = times(memory.l1HeapAfter / memory.l1HeapBefore);
+    group.heapRatioGets = times(memory.getsHeapAfter / memory.getsHeapBefore);
+    group.getManyPeakRssMiB = memory.peakRssMiB.toFixed(1);
+    group.getManyRssRiseMiB = (memory.peakRssMiB - memory.rssBeforeMiB)
+      .toFixed(1);
+  }
+  for (const r of run.scale.filter((r) => r.runtime === runtime)) {
+    group[`scaleOps${r.processes}`] = whole(r.opsPerSec);
+    group[`scaleServerCpu${r.processes}`] = whole(r.serverCpu * 100);
+  }
+  const rows = targets(run).filter((row) => row.runtime === runtime);
+  group.targetsMet = rows.filter((row) => row.met).length;
+  group.targets = rows.length;
 
   for (const op of ["get", "store"] as const) {
     const name = op === "get" ? "Get" : "Store";
@@ -165,6 +200,18 @@ export function compareFigures(run: Run): Record<string, FigureGroup> {
   const script = ceiling(results, "store script", "-c 1")?.opsPerSec;
   const set = ceiling(results, "set", "-c 1")?.opsPerSec;
   put(redis, "storeScriptC1", script, whole);
+  put(
+    redis,
+    "storeScriptC100",
+    ceiling(results, "store script", "-c 100")?.opsPerSec,
+    whole,
+  );
+  put(
+    redis,
+    "storeScriptC1P100",
+    ceiling(results, "store script", "-c 1 -P 100")?.opsPerSec,
+    whole,
+  );
   put(redis, "storeScriptToSetC1", script && set && script / set, times);
   const server = run.server[0];
   if (server !== undefined) {
@@ -189,6 +236,18 @@ export function compareFigures(run: Run): Record<string, FigureGroup> {
       cpuRounds: machine.cpuRounds,
       cpuCalls: machine.cpuCalls,
       minutes: (machine.runSeconds / 60).toFixed(1),
+      ...(machine.l1Calls === undefined ? {} : {
+        l1Calls: machine.l1Calls,
+        l1Rounds: machine.l1Rounds!,
+      }),
+      ...(machine.memoryCalls === undefined ? {} : {
+        memoryCalls: machine.memoryCalls,
+        memoryManyKeys: machine.memoryManyKeys!,
+        memoryManyBytes: machine.memoryManyBytes!,
+      }),
+      ...(machine.scaleMs === undefined
+        ? {}
+        : { scaleSeconds: String(machine.scaleMs / 1000) }),
       ...(server ? { serverBursts: server.bursts } : {}),
     },
     redis,

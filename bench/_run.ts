@@ -5,9 +5,12 @@ import type {
   AllocationResult,
   CaseResult,
   CpuResult,
+  L1LimitResult,
   ServerResult,
 } from "./_worker.ts";
 import type { SubjectName } from "./_subjects.ts";
+import type { MemoryResult } from "./_memory.ts";
+import type { ScaleResult } from "./_scale.ts";
 
 /** Where, when and how the figures were measured. */
 export interface Machine {
@@ -22,6 +25,17 @@ export interface Machine {
   /** Client CPU time: rounds, and calls per round and subject. */
   cpuRounds: number;
   cpuCalls: number;
+  // Absent in a run from before the compare measured them.
+  /** The L1 against its limit: rounds, and calls per round and loop. */
+  l1Rounds?: number;
+  l1Calls?: number;
+  /** The memory case: L1 hits, and gets, of each runtime. */
+  memoryCalls?: number;
+  /** The memory case's getMany: keys, and bytes per value. */
+  memoryManyKeys?: number;
+  memoryManyBytes?: number;
+  /** The multi-process case: ms per round. */
+  scaleMs?: number;
   /** Wall time of the whole run, start to written files. */
   runSeconds: number;
 }
@@ -33,6 +47,9 @@ export interface Run {
   cpu: CpuResult[];
   allocations: AllocationResult[];
   server: ServerResult[];
+  l1Limit: L1LimitResult[];
+  memory: MemoryResult[];
+  scale: ScaleResult[];
 }
 
 /** The runtimes, in the order every table lists them. */
@@ -64,11 +81,14 @@ export function find(
   );
 }
 
-/** redis-benchmark's figure for `test` ("get", "set", "store script"). */
+/**
+ * redis-benchmark's figure for `test` ("get", "set", "store script"); the
+ * store script runs in the modes of `SCRIPT_MODES` (`_redis_benchmark.ts`).
+ */
 export function ceiling(
   results: CaseResult[],
   test: string,
-  mode: "-c 1" | "-c 50" | "-P 100",
+  mode: "-c 1" | "-c 50" | "-P 100" | "-c 100" | "-c 1 -P 100",
 ): CaseResult | undefined {
   return find(
     results,

@@ -9,6 +9,7 @@ import process from "node:process";
 import { createClient } from "redis";
 import { openSubject, type Subject, type SubjectName } from "./_subjects.ts";
 import { allocationNs, cpuTimePerCall } from "./_cpu_time.ts";
+import { type L1Limit, measureL1Limit } from "./_l1_limit.ts";
 import type { ServerTime } from "./_commandstats.ts";
 import { type CaseName, CASES, type Shape } from "./_cases.ts";
 
@@ -37,6 +38,11 @@ export interface WorkerPlan {
   };
   /** Redis's own time for batches of 100, over this many bursts. */
   serverTimeBursts?: number;
+  /**
+   * L1 hits of `subject` against a `Map.get` and a copy of the same bytes,
+   * taking turns for `rounds` rounds of `calls` calls each.
+   */
+  l1Limit?: { subject: SubjectName; rounds: number; calls: number };
 }
 
 /** One measured case. */
@@ -66,6 +72,12 @@ export interface AllocationResult {
   runtime: string;
   bytes: number;
   ns: number;
+}
+
+/** An L1 hit and its limit in ns, as measured on `runtime`. */
+export interface L1LimitResult extends L1Limit {
+  runtime: string;
+  bytes: number;
 }
 
 /** Redis's own time per command for batches of 100, as measured on `runtime`. */
@@ -263,6 +275,35 @@ async function measureCpuTime(
   }
 }
 
+async function measureL1(
+  limit: NonNullable<WorkerPlan["l1Limit"]>,
+  prepared: Prepared[],
+  flushDb: () => Promise<unknown>,
+  value: string,
+): Promise<void> {
+  const entry = prepared.find((entry) => entry.name === limit.subject);
+  if (entry === undefined) {
+    throw new Error(`l1Limit: ${limit.subject} not opened`);
+  }
+  await flushDb();
+  await prime(entry, value, false);
+  const { subject, key } = entry;
+  // The bytes the L1 holds, as a hit returns them.
+  const bytes = await subject.get(key);
+  if (!(bytes instanceof Uint8Array)) throw new Error("l1Limit: not bytes");
+  const result = await measureL1Limit(
+    () => subject.get(key),
+    key,
+    bytes,
+    limit.rounds,
+    limit.calls,
+  );
+  print(
+    "L1LIMIT",
+    { runtime, bytes: bytes.length, ...result } satisfies L1LimitResult,
+  );
+}
+
 async function main(): Promise<void> {
   const plan = JSON.parse(process.argv[process.argv.length - 1]) as WorkerPlan;
   const value = "v".repeat(plan.valueSize);
@@ -290,6 +331,9 @@ async function main(): Promise<void> {
           ns: allocationNs(plan.valueSize, 100_000, 5),
         } satisfies AllocationResult,
       );
+    }
+    if (plan.l1Limit !== undefined) {
+      await measureL1(plan.l1Limit, prepared, flushDb, value);
     }
   } finally {
     for (const { subject } of prepared) await subject.close();

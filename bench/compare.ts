@@ -1,11 +1,12 @@
 // `deno task compare`: one run, on one fresh redis-server, of redis-benchmark
 // (the ceiling), this cache on Deno, Bun and Node, the raw clients under it,
-// and the peers a user could pick instead. Writes bench/results.json,
-// bench/results.md and bench/results.svg, and the figures the README quotes
-// to bench/figures/compare.json, then fills them into the README as
-// `tools/figures.ts --write` does.
+// and the peers a user could pick instead; then, per runtime, the memory
+// case (`_memory.ts`) and the multi-process case (`_scale.ts`). Writes
+// bench/results.json, bench/results.md and bench/results.svg, and the
+// figures the README quotes to bench/figures/compare.json, then fills them
+// into the README as `tools/figures.ts --write` does.
 //
-//   deno task compare            1.5 s per case, about 5 minutes
+//   deno task compare            1.5 s per case, about 6 minutes
 //   deno task compare --smoke    a fraction of a second per case, for CI;
 //                                writes to bench/.work/smoke/ only, and
 //                                checks that every figure the README
@@ -17,14 +18,17 @@
 // between two speeds depending on whether both land on one core.
 
 import { startRedisServer } from "../_testing/util.ts";
-import type { CaseResult, WorkerPlan } from "./_worker.ts";
+import type { WorkerPlan } from "./_worker.ts";
 import { type CaseName, CASES } from "./_cases.ts";
 import { renderChart } from "./_chart.ts";
 import { writeReport } from "./_report.ts";
 import { compareFigures } from "./_figures.ts";
 import type { Run } from "./_run.ts";
-import { recordedStoreCommand } from "../_history/recorded_store.ts";
 import type { SubjectName } from "./_subjects.ts";
+import { pinning, run, type Runtime, runtimeCommand } from "./_process.ts";
+import { redisBenchmark } from "./_redis_benchmark.ts";
+import type { MemoryPlan, MemoryResult } from "./_memory.ts";
+import { measureScale } from "./_scale.ts";
 import { fill } from "../tools/figures.ts";
 
 const started = performance.now();
@@ -36,6 +40,16 @@ const valueBytes = 16;
 const cpuRounds = smoke ? 3 : 7;
 const cpuCalls = smoke ? 100 : 1_500;
 const serverTimeBursts = smoke ? 20 : 1_000;
+// L1 hits against a Map.get and a copy: rounds of calls, in turn.
+const l1Rounds = smoke ? 3 : 7;
+const l1Calls = smoke ? 2_000 : 100_000;
+// The memory case: L1 hits and network gets (100 lanes), and the getMany.
+const memoryCalls = smoke ? 20_000 : 1_000_000;
+const memoryManyKeys = smoke ? 1_000 : 10_000;
+const memoryManyBytes = 1024;
+// The multi-process case: one window per process count and runtime.
+const scaleCounts = [1, 2, 4];
+const scaleMs = smoke ? 200 : 2_000;
 const root = new URL("..", import.meta.url).pathname;
 // A smoke run's figures are not worth keeping: they go where git ignores
 // them, so neither CI nor a local check leaves the tree changed.
@@ -44,139 +58,8 @@ const figuresFile = smoke
   ? `${outDir}compare.json`
   : `${root}bench/figures/compare.json`;
 const cores = navigator.hardwareConcurrency;
-const pin = cores >= 2 && await hasCommand("taskset");
-const onClientCore = (command: string[]) =>
-  pin ? ["taskset", "-c", "0", ...command] : command;
-
-async function hasCommand(name: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${name}`],
-      stdout: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-async function run(command: string[], timeoutMs: number): Promise<string> {
-  const child = new Deno.Command(command[0], {
-    args: command.slice(1),
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const { code, stdout } = await child.output();
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`${command.join(" ")} exited with ${code}`);
-  return new TextDecoder().decode(stdout);
-}
-
-/** redis-benchmark's own GET and SET figures: the ceiling for any client. */
-async function redisBenchmark(port: number): Promise<CaseResult[]> {
-  const modes = [
-    { label: "-c 1", args: ["-c", "1"], requests: smoke ? 2_000 : 40_000 },
-    { label: "-c 50", args: ["-c", "50"], requests: smoke ? 20_000 : 400_000 },
-    {
-      label: "-P 100",
-      args: ["-c", "50", "-P", "100"],
-      requests: smoke ? 200_000 : 4_000_000,
-    },
-  ];
-  const results: CaseResult[] = [];
-  for (const mode of modes) {
-    const csv = await benchmarkCsv(port, [
-      "-t",
-      "get,set",
-      "-n",
-      String(mode.requests),
-      "-d",
-      String(valueBytes),
-      ...mode.args,
-    ]);
-    results.push(...parseCsv(csv, mode.label, (test) => test.toLowerCase()));
-  }
-  results.push(...await storeScriptBenchmark(port));
-  return results;
-}
-
-/** redis-benchmark's CSV output for `args`, run on the clients' core. */
-function benchmarkCsv(port: number, args: string[]): Promise<string> {
-  return run(
-    onClientCore([
-      "redis-benchmark",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "--csv",
-      ...args,
-    ]),
-    120_000,
-  );
-}
-
-function parseCsv(
-  csv: string,
-  label: string,
-  caseName: (test: string) => string,
-): CaseResult[] {
-  return csv.trim().split("\n").slice(1).map((line) => {
-    // Quoted fields: a command's own text may hold commas.
-    const [test, rps, , , p50, , p99] = line.slice(1, -1).split('","');
-    return {
-      subject: `redis-benchmark ${label}` as SubjectName,
-      runtime: "C",
-      case: `${caseName(test)}, redis-benchmark ${label}`,
-      opsPerSec: Number(rps),
-      p50Ms: Number(p50),
-      p99Ms: Number(p99),
-    };
-  });
-}
-
-/**
- * redis-benchmark running the script `store` keeps its Python history with,
- * one at a time, on new keys: the ceiling for a store that keeps it.
- */
-async function storeScriptBenchmark(port: number): Promise<CaseResult[]> {
-  const write = {
-    redisKey: "key:__rand_int__",
-    value: "x".repeat(valueBytes),
-    ttl: undefined,
-    record: {
-      input: `('${"x".repeat(valueBytes)}',)`,
-      output: "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
-    },
-  };
-  const history = {
-    count: "Cache.store",
-    inputs: "Cache.store:inputs",
-    outputs: "Cache.store:outputs",
-  };
-  const [, script] = recordedStoreCommand(history, [write], true);
-  await run(
-    ["redis-cli", "-p", String(port), "SCRIPT", "LOAD", String(script)],
-    10_000,
-  );
-  const command = recordedStoreCommand(history, [write]).map(String);
-  const csv = await benchmarkCsv(port, [
-    "-c",
-    "1",
-    "-r",
-    "1000000",
-    "-n",
-    String(smoke ? 2_000 : 40_000),
-    ...command,
-  ]);
-  await run(
-    ["redis-cli", "-p", String(port), "DEL", ...Object.values(history)],
-    10_000,
-  );
-  return parseCsv(csv, "-c 1", () => "store script");
-}
+const pin = await pinning();
+const { onClientCore } = pin;
 
 // This cache in its forms, and the peers, measured on every runtime (Bun's
 // run leaves out "coalesce off", as it always has, to stay within time).
@@ -201,7 +84,7 @@ const PEER_CASES: CaseName[] = CASES.filter((c) => c.shape !== "bursts").map(
 // AbortSignal.timeout per command, and the work of those timers, five
 // seconds later, would otherwise land on whichever subject runs then.
 interface Worker {
-  runtime: string;
+  runtime: Runtime;
   command: (plan: string) => string[];
   subjects: SubjectName[];
   cases: CaseName[];
@@ -214,9 +97,7 @@ interface Worker {
 const WORKERS = ([
   {
     runtime: "deno",
-    command: (
-      plan,
-    ) => [Deno.execPath(), "run", "--allow-all", "bench/_worker.ts", plan],
+    command: (plan) => [...runtimeCommand("deno", "_worker"), plan],
     subjects: [...CACHE_FORMS, "node-redis"],
     cases: ALL_CASES,
     raw: "node-redis",
@@ -224,9 +105,7 @@ const WORKERS = ([
   },
   {
     runtime: "bun",
-    command: (
-      plan,
-    ) => [`${root}node_modules/.bin/bun`, "bench/_worker.ts", plan],
+    command: (plan) => [...runtimeCommand("bun", "_worker"), plan],
     // node-redis too: the README says why the cache opens Bun's own client.
     subjects: [
       ...CACHE_FORMS.filter((name) => name !== "cache (coalesce off)"),
@@ -238,7 +117,7 @@ const WORKERS = ([
   },
   {
     runtime: "node",
-    command: (plan) => ["node", ".node_test/bench/_worker.js", plan],
+    command: (plan) => [...runtimeCommand("node", "_worker"), plan],
     subjects: [...CACHE_FORMS, "node-redis", "ioredis"],
     cases: ALL_CASES,
     raw: "node-redis",
@@ -302,19 +181,68 @@ function checkReadmeFigures(figures: Record<string, unknown>): void {
 
 // --report-only: rewrite everything else from results.json.
 if (Deno.args.includes("--report-only")) {
-  // A results.json from before the compare measured CPU time, allocations
-  // and Redis's own time has none of them.
+  // A results.json from before the compare measured CPU time, allocations,
+  // Redis's own time, the L1's limit, memory or several processes has none
+  // of them.
   const run: Run = {
     cpu: [],
     allocations: [],
     server: [],
+    l1Limit: [],
+    memory: [],
+    scale: [],
     ...JSON.parse(await Deno.readTextFile(`${outDir}results.json`)),
   };
   await writeOutputs(run);
   Deno.exit(0);
 }
 
-const server = await startRedisServer({ cpu: pin ? 1 : undefined });
+// The memory case on each runtime, in a process of its own with a collector
+// on demand, after the values its getMany reads are written by a script on
+// the server (so that writing them leaves nothing in the measured process).
+async function measureMemory(
+  url: string,
+  port: number,
+): Promise<MemoryResult[]> {
+  const prefix = "bench:memory:";
+  await run([
+    "redis-cli",
+    "-p",
+    String(port),
+    "EVAL",
+    "for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. i, string.rep(string.char(i % 256), tonumber(ARGV[3]))) end",
+    "0",
+    prefix,
+    String(memoryManyKeys),
+    String(memoryManyBytes),
+  ], 30_000);
+  const plan: MemoryPlan = {
+    url,
+    hits: memoryCalls,
+    gets: memoryCalls,
+    inFlight: 100,
+    manyPrefix: prefix,
+    manyKeys: memoryManyKeys,
+    manyBytes: memoryManyBytes,
+  };
+  const results: MemoryResult[] = [];
+  for (const runtime of ["deno", "bun", "node"] as const) {
+    console.error(`measuring memory on ${runtime}`);
+    const output = await run(
+      onClientCore([
+        ...runtimeCommand(runtime, "_memory", true),
+        JSON.stringify(plan),
+      ]),
+      300_000,
+    );
+    const line = output.split("\n").find((l) => l.startsWith("MEMORY "));
+    if (line === undefined) throw new Error(`${runtime}: no MEMORY line`);
+    results.push(JSON.parse(line.slice("MEMORY ".length)));
+  }
+  return results;
+}
+
+const server = await startRedisServer({ cpu: pin.serverCore });
 try {
   await run(
     [`${root}node_modules/.bin/tsc`, "-p", "tsconfig.node.json"],
@@ -323,7 +251,7 @@ try {
   const measured: Run = {
     machine: {
       cores,
-      pinned: pin,
+      pinned: pin.serverCore !== undefined,
       date: new Date().toISOString().slice(0, 10),
       durationMs,
       slices,
@@ -331,12 +259,26 @@ try {
       redis: (await run(["redis-server", "--version"], 10_000)).trim(),
       cpuRounds,
       cpuCalls,
+      l1Rounds,
+      l1Calls,
+      memoryCalls,
+      memoryManyKeys,
+      memoryManyBytes,
+      scaleMs,
       runSeconds: 0,
     },
-    results: await redisBenchmark(server.port),
+    results: await redisBenchmark({
+      port: server.port,
+      smoke,
+      valueBytes,
+      onClientCore,
+    }),
     cpu: [],
     allocations: [],
     server: [],
+    l1Limit: [],
+    memory: [],
+    scale: [],
   };
   for (const worker of WORKERS) {
     const plan: WorkerPlan = {
@@ -355,6 +297,11 @@ try {
         },
       }),
       ...(worker.serverTime ? { serverTimeBursts } : {}),
+      ...(worker.subjects.includes("cache (l1)")
+        ? {
+          l1Limit: { subject: "cache (l1)", rounds: l1Rounds, calls: l1Calls },
+        }
+        : {}),
     };
     console.error(
       `measuring on ${worker.runtime}: ${worker.subjects.join(", ")}`,
@@ -371,8 +318,23 @@ try {
       else if (tag === "CPU") measured.cpu.push(value());
       else if (tag === "ALLOCATION") measured.allocations.push(value());
       else if (tag === "SERVER") measured.server.push(value());
+      else if (tag === "L1LIMIT") measured.l1Limit.push(value());
     }
   }
+  measured.memory = await measureMemory(server.url(), server.port);
+  console.error("measuring 1, 2 and 4 processes on each runtime");
+  measured.scale = await measureScale({
+    url: server.url(),
+    runtimes: (["deno", "bun", "node"] as const).map((runtime) => ({
+      runtime,
+      command: (plan) =>
+        pin.offServerCore([...runtimeCommand(runtime, "_scale_worker"), plan]),
+    })),
+    counts: scaleCounts,
+    inFlight: 100,
+    durationMs: scaleMs,
+    warmUpMs: smoke ? 50 : 300,
+  });
   measured.machine.runSeconds = (performance.now() - started) / 1000;
   await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(
