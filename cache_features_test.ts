@@ -599,11 +599,24 @@ test("stats counts hits, misses, stores and errors, with latency percentiles; re
   await cache.getMany([keys[1], "missing-1", "missing-2"]);
   await raw.send("RPUSH", "a-list", "x");
   await assert.rejects(cache.get("a-list"));
+  // Gets made together go as one batch, which counts each of its gets.
+  const batch = await Promise.allSettled(
+    [keys[0], "missing-3", keys[1], "a-list", "c-missing"].map((key) =>
+      cache.get(key)
+    ),
+  );
+  assert.deepEqual(batch.map((outcome) => outcome.status), [
+    "fulfilled",
+    "fulfilled",
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
   const stats = cache.stats();
   assert.equal(stats.stores, 3);
-  assert.equal(stats.hits, 2);
-  assert.equal(stats.misses, 2);
-  assert.equal(stats.errors, 1);
+  assert.equal(stats.hits, 4);
+  assert.equal(stats.misses, 4);
+  assert.equal(stats.errors, 2);
   assert.ok(
     stats.latency.p50 > 0 && stats.latency.p99 >= stats.latency.p50,
     JSON.stringify(stats.latency),

@@ -6,14 +6,14 @@
 // and one timer: entries expire in the order they were added, and the timer
 // only ever waits for the oldest one still pending.
 
-interface Waiter {
-  readonly expiresAt: number;
+/**
+ * A wait in a queue: what the queue needs of it. `expire` is called at most
+ * once, at the deadline, unless the wait was settled first.
+ */
+export interface Waiter {
+  expiresAt: number;
   settled: boolean;
-  /**
-   * Dropped once settled: its closure holds the command's promise, and so
-   * its reply, which the queue must not keep alive until the next sweep.
-   */
-  expire: (() => void) | undefined;
+  expire(): void;
 }
 
 class DeadlineQueue {
@@ -29,12 +29,9 @@ class DeadlineQueue {
     this.#ms = ms;
   }
 
-  add(expire: () => void): Waiter {
-    const waiter = {
-      expiresAt: performance.now() + this.#ms,
-      settled: false,
-      expire,
-    };
+  /** Puts `waiter` in the queue, due `ms` after `now`. */
+  add(waiter: Waiter, now: number): void {
+    waiter.expiresAt = now + this.#ms;
     // Most commands settle in the order they were sent, long before the
     // timer fires: dropping them here keeps the queue to what is in flight,
     // where waiting for the sweep would keep seconds of them (and their
@@ -46,7 +43,6 @@ class DeadlineQueue {
     this.#compact();
     this.#waiters.push(waiter);
     if (this.#timer === undefined) this.#arm(this.#ms);
-    return waiter;
   }
 
   #arm(delay: number): void {
@@ -75,7 +71,7 @@ class DeadlineQueue {
       waiters[this.#head++] = undefined;
       if (!waiter.settled) {
         waiter.settled = true;
-        waiter.expire!();
+        waiter.expire();
       }
     }
     this.#compact();
@@ -101,6 +97,80 @@ function unref(timer: ReturnType<typeof setTimeout>): void {
 const queues = new Map<number, DeadlineQueue>();
 
 /**
+ * Puts `waiter` in the queue of waits bounded by `ms`: its `expire` is
+ * called `ms` after `now` (`performance.now()`, which a caller that has read
+ * the clock already passes) unless it is `settled` by then. The caller
+ * settles it (sets `settled`) when its own outcome comes first.
+ */
+export function expireAfter(
+  ms: number,
+  waiter: Waiter,
+  now: number = performance.now(),
+): void {
+  let queue = queues.get(ms);
+  if (queue === undefined) queues.set(ms, queue = new DeadlineQueue(ms));
+  queue.add(waiter, now);
+}
+
+// One deadline() call: settles its promise once, from whichever comes first.
+// A class, not closures: on the hot path one object is cheaper than four.
+class Bounded<T> implements Waiter {
+  expiresAt = 0;
+  settled = false;
+  // Dropped once settled: they hold the caller's promise, and so the reply,
+  // which the queue must not keep alive until its next sweep.
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  readonly #onTimeout: () => Error;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+    onTimeout: () => Error,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#onTimeout = onTimeout;
+    this.#signal = signal;
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  expire(): void {
+    this.#finish(undefined, this.#onTimeout(), false);
+  }
+
+  /** The signal's abort (an EventListener object, so no closure). */
+  handleEvent(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#finish(undefined, this.#signal!.reason, false);
+  }
+
+  value(value: T): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#finish(value, undefined, true);
+  }
+
+  error(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#finish(undefined, error, false);
+  }
+
+  #finish(value: T | undefined, error: unknown, ok: boolean): void {
+    const resolve = this.#resolve!;
+    const reject = this.#reject!;
+    this.#resolve = this.#reject = undefined;
+    this.#signal?.removeEventListener("abort", this);
+    if (ok) resolve(value as T);
+    else reject(error);
+  }
+}
+
+/**
  * Settles like `promise`, or rejects with `onTimeout()` once `ms` have
  * passed, or with `signal.reason` as soon as `signal` aborts.
  */
@@ -110,26 +180,12 @@ export function deadline<T>(
   onTimeout: () => Error,
   signal?: AbortSignal,
 ): Promise<T> {
-  let queue = queues.get(ms);
-  if (queue === undefined) queues.set(ms, queue = new DeadlineQueue(ms));
-  const bounded = queue;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => finish(() => reject(signal!.reason));
-    const waiter = bounded.add(() => {
-      signal?.removeEventListener("abort", onAbort);
-      reject(onTimeout());
-    });
-    const finish = (settle: () => void) => {
-      if (waiter.settled) return;
-      waiter.settled = true;
-      waiter.expire = undefined;
-      signal?.removeEventListener("abort", onAbort);
-      settle();
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const bounded = new Bounded(resolve, reject, onTimeout, signal);
+    expireAfter(ms, bounded);
     promise.then(
-      (value) => finish(() => resolve(value)),
-      (error) => finish(() => reject(error)),
+      (value) => bounded.value(value),
+      (error) => bounded.error(error),
     );
   });
 }

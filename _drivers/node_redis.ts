@@ -25,6 +25,42 @@ const CLOSE_GRACE = 1_000;
 const AS_BYTES = { typeMapping: { [BLOB_STRING]: Buffer } };
 const AS_TEXT = { typeMapping: {} };
 
+const toBytes = (reply: unknown): Uint8Array | null =>
+  reply === null ? null : asUint8Array(reply as Buffer);
+const failedGet = (error: unknown): never => {
+  throw toCacheError(error, "GET", isServerReply);
+};
+const failedGetex = (error: unknown): never => {
+  throw toCacheError(error, "GETEX", isServerReply);
+};
+
+// The rejection handler of each command name, made once: the names are the
+// cache's own handful, and a closure per command is an allocation per call.
+const failedCommands = new Map<RedisArgument, (error: unknown) => never>();
+function failedCommand(name: RedisArgument): (error: unknown) => never {
+  let failed = failedCommands.get(name);
+  if (failed === undefined) {
+    failed = (error) => {
+      throw toCacheError(error, name, isServerReply);
+    };
+    if (typeof name === "string" && failedCommands.size < 256) {
+      failedCommands.set(name, failed);
+    }
+  }
+  return failed;
+}
+
+// The arguments as node-redis takes them: the same array when it holds no
+// bytes other than Buffers (node-redis only reads it), else a copy.
+function asBuffers(args: readonly RedisArgument[]): (string | Buffer)[] {
+  for (const arg of args) {
+    if (typeof arg !== "string" && !(arg instanceof Buffer)) {
+      return args.map(asBuffer);
+    }
+  }
+  return args as (string | Buffer)[];
+}
+
 /** The part of a node-redis (v5+) client this driver uses. */
 export interface NodeRedisClient {
   sendCommand(
@@ -82,25 +118,27 @@ export class NodeRedisDriver implements Driver {
   }
 
   send(args: readonly RedisArgument[], key?: string): Promise<unknown> {
-    return this.route.send(args.map(asBuffer), AS_TEXT, key, false).catch(
-      (error) => {
-        throw toCacheError(error, args[0], isServerReply);
-      },
-    );
+    const failed = failedCommand(args[0]);
+    try {
+      return this.route.send(asBuffers(args), AS_TEXT, key, false).then(
+        undefined,
+        failed,
+      );
+    } catch (error) {
+      return Promise.reject(failed(error));
+    }
   }
 
-  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
+  // Not an async function, with handlers made once: this is every get's
+  // path, and an async frame with its closures costs a microsecond here.
+  getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
     const command = getCommand(key, touch);
+    const failed = touch === undefined ? failedGet : failedGetex;
     try {
-      const reply = await this.route.send(
-        command,
-        AS_BYTES,
-        key,
-        touch === undefined,
-      );
-      return reply === null ? null : asUint8Array(reply as Buffer);
+      return this.route.send(command, AS_BYTES, key, touch === undefined)
+        .then(toBytes, failed);
     } catch (error) {
-      throw toCacheError(error, command[0], isServerReply);
+      return Promise.reject(failed(error));
     }
   }
 

@@ -2,6 +2,10 @@
 // get() or store() calls become one command instead of a hundred, which is
 // the costly part for both the server and the client.
 
+// Its then() schedules the flush: a plain microtask, where Node's
+// queueMicrotask wraps each callback in an async resource first.
+const RESOLVED = Promise.resolve();
+
 /** One result of a batch: the value, or the error for that item alone. */
 export type BatchResult<V> = V | Error;
 
@@ -11,18 +15,29 @@ export type BatchResult<V> = V | Error;
  */
 export class Coalescer<I, V> {
   readonly #runMany: (items: I[]) => Promise<BatchResult<V>[]>;
-  readonly #runOne: (item: I) => Promise<V>;
+  readonly #runOne: RunOne<I, V>;
+  #count = 0;
+  // The first item of a tick and its caller live in fields, the rest in
+  // arrays made once a second one comes: most ticks of a lone caller hold
+  // one item, and three arrays a tick were most of what it allocated.
+  #first: I | undefined;
+  #firstResolve: ((value: V) => void) | undefined;
+  #firstReject: ((error: unknown) => void) | undefined;
   #items: I[] = [];
-  #waiters: { resolve(value: V): void; reject(error: unknown): void }[] = [];
+  #resolves: ((value: V) => void)[] = [];
+  #rejects: ((error: unknown) => void)[] = [];
+  // Made once: a closure per tick is an allocation per lone call.
+  readonly #flushLater = () => this.#flush();
 
   /**
    * @param runMany Handles a batch, one result per item.
    * @param runOne Handles a batch of one item, the common case of a lone
-   * call, without the batch's arrays and promise layers.
+   * call, without the batch's arrays and promise layers: it settles the
+   * caller's promise itself.
    */
   constructor(
     runMany: (items: I[]) => Promise<BatchResult<V>[]>,
-    runOne: (item: I) => Promise<V>,
+    runOne: RunOne<I, V>,
   ) {
     this.#runMany = runMany;
     this.#runOne = runOne;
@@ -30,10 +45,17 @@ export class Coalescer<I, V> {
 
   /** The result for `item`, handled with the other items added in this tick. */
   add(item: I): Promise<V> {
-    if (this.#items.length === 0) queueMicrotask(() => this.#flush());
-    this.#items.push(item);
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      if (this.#count++ === 0) {
+        RESOLVED.then(this.#flushLater);
+        this.#first = item;
+        this.#firstResolve = resolve;
+        this.#firstReject = reject;
+        return;
+      }
+      this.#items.push(item);
+      this.#resolves.push(resolve);
+      this.#rejects.push(reject);
     });
   }
 
@@ -42,40 +64,61 @@ export class Coalescer<I, V> {
    * call that cannot wait for the batch does not overtake it.
    */
   flush(): void {
-    if (this.#items.length > 0) this.#flush();
+    if (this.#count > 0) this.#flush();
   }
 
   #flush(): void {
-    if (this.#items.length === 0) return;
-    const items = this.#items;
-    const waiters = this.#waiters;
-    this.#items = [];
-    this.#waiters = [];
+    if (this.#count === 0) return;
+    const lone = this.#count === 1;
+    this.#count = 0;
+    const first = this.#first as I;
+    const firstResolve = this.#firstResolve!;
+    const firstReject = this.#firstReject!;
+    this.#first = this.#firstResolve = this.#firstReject = undefined;
     // A handler that throws instead of rejecting must still settle every
     // caller: thrown inside a microtask, the error would reach no one.
+    if (lone) {
+      try {
+        this.#runOne(first, firstResolve, firstReject);
+      } catch (error) {
+        firstReject(error);
+      }
+      return;
+    }
+    const items = this.#items;
+    const resolves = this.#resolves;
+    const rejects = this.#rejects;
+    this.#items = [];
+    this.#resolves = [];
+    this.#rejects = [];
+    items.unshift(first);
+    resolves.unshift(firstResolve);
+    rejects.unshift(firstReject);
     let sent;
     try {
-      if (items.length === 1) {
-        sent = this.#runOne(items[0]);
-        sent.then(waiters[0].resolve, waiters[0].reject);
-        return;
-      }
       sent = this.#runMany(items);
     } catch (error) {
-      for (const waiter of waiters) waiter.reject(error);
+      for (const reject of rejects) reject(error);
       return;
     }
     sent.then(
       (results) => {
-        waiters.forEach((waiter, i) => {
+        for (let i = 0; i < resolves.length; i++) {
           const result = results[i];
-          if (result instanceof Error) waiter.reject(result);
-          else waiter.resolve(result);
-        });
+          if (result instanceof Error) rejects[i](result);
+          else resolves[i](result);
+        }
       },
       (error) => {
-        waiters.forEach((waiter) => waiter.reject(error));
+        for (const reject of rejects) reject(error);
       },
     );
   }
 }
+
+/** Handles a lone item: settles its caller through `resolve` or `reject`. */
+export type RunOne<I, V> = (
+  item: I,
+  resolve: (value: V) => void,
+  reject: (error: unknown) => void,
+) => void;

@@ -3,7 +3,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type BatchResult, Coalescer } from "./coalescer.ts";
+import { type BatchResult, Coalescer, type RunOne } from "./coalescer.ts";
+
+/** A lone-call handler from a function that returns the promise, as a test writes one. */
+function lone<I, V>(run: (item: I) => Promise<V>): RunOne<I, V> {
+  return (item, resolve, reject) => run(item).then(resolve, reject);
+}
 
 /**
  * A coalescer whose handlers record what they were given and answer
@@ -13,21 +18,21 @@ function recording(
   answer: (item: number) => BatchResult<number> = (item) => item * 2,
 ) {
   const batches: number[][] = [];
-  const lone: number[] = [];
+  const lone_: number[] = [];
   const coalescer = new Coalescer<number, number>(
     (items) => {
       batches.push([...items]);
       return Promise.resolve(items.map(answer));
     },
-    (item) => {
-      lone.push(item);
+    lone((item) => {
+      lone_.push(item);
       const result = answer(item);
       return result instanceof Error
         ? Promise.reject(result)
         : Promise.resolve(result);
-    },
+    }),
   );
-  return { coalescer, batches, lone };
+  return { coalescer, batches, lone: lone_ };
 }
 
 test("calls in the same tick form one batch, in the order they were made, each caller getting its own result", async () => {
@@ -61,7 +66,7 @@ test("results are routed by position even when the batch answers in another orde
       });
       return await Promise.all(answers);
     },
-    (item) => Promise.resolve(`${item}?`),
+    lone((item) => Promise.resolve(`${item}?`)),
   );
   const results = await Promise.all(
     ["a", "b", "c", "d"].map((item) => coalescer.add(item)),
@@ -106,7 +111,7 @@ test("a batch does not wait for the one before it to be answered", async () => {
       sent.push(items);
       return new Promise((resolve) => answers.push(resolve));
     },
-    () => Promise.reject(new Error("not expected")),
+    lone(() => Promise.reject(new Error("not expected"))),
   );
   const first = [coalescer.add(1), coalescer.add(2)];
   await null;
@@ -136,7 +141,7 @@ test("a failed batch fails each of its callers with the batch's own error", asyn
   const lost = new Error("connection lost");
   const coalescer = new Coalescer<number, number>(
     () => Promise.reject(lost),
-    () => Promise.reject(new Error("not expected")),
+    lone(() => Promise.reject(new Error("not expected"))),
   );
   const outcomes = await Promise.allSettled(
     [1, 2, 3].map((item) => coalescer.add(item)),
@@ -164,7 +169,7 @@ test("a failed batch does not affect the next one", async () => {
       }
       return Promise.resolve(items);
     },
-    (item) => Promise.resolve(item),
+    lone((item) => Promise.resolve(item)),
   );
   const failed = Promise.allSettled([coalescer.add(1), coalescer.add(2)]);
   await null;
@@ -220,9 +225,9 @@ test("a handler that throws instead of rejecting fails its callers rather than l
     () => {
       throw failure;
     },
-    () => {
+    lone(() => {
       throw failure;
-    },
+    }),
   );
   await assert.rejects(coalescer.add(1), failure);
   const batch = [coalescer.add(2), coalescer.add(3)];

@@ -17,10 +17,7 @@ import { Coalescer } from "./coalescer.ts";
 import { isUnavailable, type Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
-import { checkKey, checkOptions } from "./validate.ts";
-
-// What a get under the "miss" policy gives when Redis is unreachable.
-const missing = () => null;
+import { checkKey, checkOptions, NO_OPTIONS } from "./validate.ts";
 
 /** One cache's reads. */
 export class Reads {
@@ -43,76 +40,124 @@ export class Reads {
     this.#stats = stats;
     this.#l1 = l1;
     this.#prefix = settings.prefix;
+    // A batch counts its own hits and misses: one pass over its results
+    // instead of a promise layer per caller.
     this.#coalescer = settings.coalesce
       ? new Coalescer<string, Uint8Array | null>(
         (keys) =>
           runner.run("GET", (driver) => this.#getEach(driver, keys)).then(
-            (results) =>
-              results.map((result) =>
-                result instanceof Error
-                  ? runner.failed(
-                    redact(result, runner.secrets) as Error,
-                    "GET",
-                  )
-                  : result
-              ),
+            this.#countBatch,
           ),
-        (key) => runner.run("GET", (driver) => driver.getBytes(key)),
+        (key, resolve, reject) =>
+          runner.runInto(
+            "GET",
+            this.#getCounted,
+            key,
+            NO_OPTIONS,
+            resolve,
+            reject,
+          ),
       )
       : undefined;
   }
 
+  // A lone get's call to the driver, its hit or miss counted; made once, so
+  // that a call costs no closure over its key.
+  readonly #getCounted = (driver: Driver, redisKey: string) =>
+    driver.getBytes(redisKey).then(this.#counted);
+
+  // Counts a batch's hits and misses, and makes each error in it the
+  // caller's: scrubbed, counted and reported.
+  readonly #countBatch = (
+    results: (Uint8Array | null | Error)[],
+  ): (Uint8Array | null | Error)[] => {
+    const stats = this.#stats;
+    const runner = this.#runner;
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      if (result === null) stats.misses++;
+      else if (result instanceof Error) {
+        results[i] = runner.failed(
+          redact(result, runner.secrets) as Error,
+          "GET",
+        );
+      } else stats.hits++;
+    }
+    return results;
+  };
+
+  // Not an async function: a plain get is the hot path, and each await
+  // layer there costs a microtask turn and an allocation.
   /** `Cache.get`: the bytes under `key`, converted by `fn`, or `null`. */
-  async get<T>(
+  get<T>(
     key: string,
     fn?: (value: Uint8Array) => T | Promise<T>,
     options?: GetOptions,
   ): Promise<Awaited<T> | Uint8Array | null> {
-    if (fn !== undefined && typeof fn !== "function") {
-      throw new TypeError("fn must be a function");
-    }
-    const redisKey = this.#prefix + checkKey(key);
-    const call = checkOptions(options);
-    const touch = this.#settings.touchFor(call);
-    const l1 = this.#l1;
-    if (l1 !== undefined) {
-      if (touch !== undefined) l1.invalidate(redisKey);
-      else {
-        const held = l1.get(redisKey);
-        if (held !== undefined) {
-          this.#stats.hits++;
-          return fn === undefined ? held : await this.#runner.decode(fn, held);
+    let read: Promise<Uint8Array | null>;
+    try {
+      if (fn !== undefined && typeof fn !== "function") {
+        throw new TypeError("fn must be a function");
+      }
+      const redisKey = this.#prefix + checkKey(key);
+      const call = checkOptions(options);
+      const touch = this.#settings.touchFor(call);
+      const l1 = this.#l1;
+      if (l1 !== undefined) {
+        if (touch !== undefined) l1.invalidate(redisKey);
+        else {
+          const held = l1.get(redisKey);
+          if (held !== undefined) {
+            this.#stats.hits++;
+            return fn === undefined
+              ? Promise.resolve(held)
+              : this.#runner.decode(fn, held);
+          }
         }
       }
-    }
-    // Plain gets share one command, one deadline and one latency sample
-    // per batch; a touch, a signal or a timeout of its own goes alone.
-    // While the connection is down each get counts against offlineQueue.
-    const coalescer = touch === undefined && this.#settings.sharesBatch(call) &&
-        this.#runner.driver?.connected !== false
-      ? this.#coalescer
-      : undefined;
-    const policy = this.#settings.policyFor(call);
-    const bytes = await orFallback(
-      policy,
-      l1 !== undefined && touch === undefined
-        ? this.#fill(l1, redisKey, call)
-        : coalescer === undefined
-        ? this.#runner.run(
+      const policy = this.#settings.policyFor(call);
+      // Plain gets share one command, one deadline and one latency sample
+      // per batch; a touch, a signal or a timeout of its own goes alone.
+      // While the connection is down each get counts against offlineQueue.
+      const coalescer = touch === undefined &&
+          this.#settings.sharesBatch(call) &&
+          this.#runner.driver?.connected !== false
+        ? this.#coalescer
+        : undefined;
+      // A batch counts its own hits; a read alone is counted here.
+      if (l1 !== undefined && touch === undefined) {
+        read = this.#fill(l1, redisKey, call).then(this.#counted);
+      } else if (coalescer !== undefined) read = coalescer.add(redisKey);
+      else {
+        read = this.#runner.run(
           touch === undefined ? "GET" : "GETEX",
           (driver) => driver.getBytes(redisKey, touch),
           call,
-        )
-        : coalescer.add(redisKey),
-      missing,
-    );
-    if (bytes === null) {
-      this.#stats.misses++;
-      return null;
+        ).then(this.#counted);
+      }
+      read = orFallback(policy, read, this.#missed);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#stats.hits++;
-    return fn === undefined ? bytes : await this.#runner.decode(fn, bytes);
+    if (fn === undefined) return read;
+    return read.then((bytes) =>
+      bytes === null ? null : this.#runner.decode(fn, bytes)
+    );
   }
+
+  // What a get under the "miss" policy gives when Redis is unreachable: a
+  // miss, counted as one.
+  readonly #missed = (): null => {
+    this.#stats.misses++;
+    return null;
+  };
+
+  // Counts a read's hit or miss; made once, as the hot path's callback.
+  readonly #counted = (bytes: Uint8Array | null): Uint8Array | null => {
+    if (bytes === null) this.#stats.misses++;
+    else this.#stats.hits++;
+    return bytes;
+  };
 
   /** `Cache.getMany`: one entry per key, in order. */
   async getMany<T>(
@@ -129,9 +174,8 @@ export class Reads {
     const redisKeys = prefix === "" ? keys : keys.map((key) => prefix + key);
     const call = checkOptions(options);
     if (redisKeys.length === 0) return [];
-    const policy = this.#settings.policyFor(call);
     const values = await orFallback(
-      policy,
+      this.#settings.policyFor(call),
       this.#runner.run(
         "MGET",
         (driver) => driver.getManyBytes(redisKeys),
@@ -155,9 +199,8 @@ export class Reads {
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     const redisKey = this.#prefix + checkKey(key);
     const call = checkOptions(options);
-    const policy = this.#settings.policyFor(call);
     const reply = await orFallback(
-      policy,
+      this.#settings.policyFor(call),
       this.#runner.run(
         "EXISTS",
         (driver) => driver.send(["EXISTS", redisKey]),

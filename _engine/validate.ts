@@ -121,8 +121,8 @@ export function checkKey(key: unknown): string {
   return key;
 }
 
-// Shared by every call without options; frozen, since it is shared.
-const NO_OPTIONS = Object.freeze({});
+/** The options of every call made without any; frozen, since it is shared. */
+export const NO_OPTIONS: Readonly<Record<string, never>> = Object.freeze({});
 
 /** An options argument: an object, or undefined. */
 export function checkOptions<T extends object>(options: T | undefined): T {

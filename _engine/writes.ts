@@ -29,7 +29,7 @@ import type { Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
 import { type Tagging, taggingFor, type Tags } from "./tags.ts";
-import { checkOptions, encodeValue } from "./validate.ts";
+import { checkOptions, encodeValue, NO_OPTIONS } from "./validate.ts";
 
 // Stores many values with one expiry atomically, in one command.
 const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
@@ -56,6 +56,11 @@ export function setCommand(
     ? ["SET", redisKey, value]
     : ["SET", redisKey, value, "PX", String(ttl)];
 }
+
+// A lone write's call to the driver, taking the write as an argument: a
+// closure over it would be one more allocation a call.
+const sendSet = (driver: Driver, write: PendingWrite) =>
+  driver.send(setCommand(write.redisKey, write.value, write.ttl));
 
 /** One cache's writes. */
 export class Writes {
@@ -90,23 +95,25 @@ export class Writes {
       ? new Coalescer<PendingWrite, unknown>(
         (writes) =>
           runner.run("MSET", (driver) => this.#sendBatch(driver, writes)),
-        (write) =>
+        (write, resolve, reject) =>
           write.record === undefined
-            ? runner.run(
-              "SET",
-              (driver) =>
-                driver.send(setCommand(write.redisKey, write.value, write.ttl)),
-            )
-            : runner.run(
+            ? runner.runInto("SET", sendSet, write, NO_OPTIONS, resolve, reject)
+            : runner.runInto(
               "EVAL",
               (driver) => history.sendScript(driver, [write as RecordedWrite]),
+              undefined,
+              NO_OPTIONS,
+              resolve,
+              reject,
             ),
       )
       : undefined;
   }
 
+  // Not an async function: without history this is the hot path, where
+  // each await layer costs a microtask turn and an allocation.
   /** `Cache.store`: writes `data` under a new key, with its call history. */
-  async store(data: Storable, options?: StoreOptions): Promise<string> {
+  store(data: Storable, options?: StoreOptions): Promise<string> {
     // As Python's `@count_calls @call_history`: a call is counted and its
     // input recorded even when it then fails; see `write` for the output.
     const keepHistory = this.#settings.history;
@@ -119,15 +126,12 @@ export class Writes {
       replicas = this.#settings.replicasFor(call);
       tagging = taggingFor(call);
     } catch (error) {
-      if (!keepHistory) throw error;
-      return await this.#history.recordApart(
-        input,
-        () => Promise.reject(error),
-      );
+      if (!keepHistory) return Promise.reject(error);
+      return this.#history.recordApart(input, () => Promise.reject(error));
     }
     const key = crypto.randomUUID();
     const record = input === undefined ? undefined : { input, output: key };
-    await this.write(
+    return this.write(
       this.#prefix + key,
       value,
       ttl,
@@ -135,8 +139,7 @@ export class Writes {
       call,
       record,
       tagging,
-    );
-    return key;
+    ).then(() => key);
   }
 
   /** `Cache.storeJson`: writes a JSON value under a new key. */
@@ -222,8 +225,10 @@ export class Writes {
     // A write that goes alone lets those of this tick go first, so writes
     // reach Redis (and the Python history its outputs) in the order made.
     if (batch === undefined) this.#batch?.flush();
+    if (record === undefined) {
+      return this.#send(redisKey, value, ttl, call, replicas, batch);
+    }
     const send = () => this.#send(redisKey, value, ttl, call, replicas, batch);
-    if (record === undefined) return send();
     const recordApart = () => {
       // Scripts of this tick go first: their inputs were made first, and
       // inputs and outputs must land in the same order.
@@ -314,10 +319,13 @@ export class Writes {
           ),
         call,
       );
-    return written.then(() => {
-      this.#stats.stores++;
-    });
+    return written.then(this.#counted);
   }
+
+  // Counts a store; made once, as the hot path's callback.
+  readonly #counted = (): void => {
+    this.#stats.stores++;
+  };
 
   // Writes values under their keys atomically: one MSET, or with an expiry
   // one script (per slot, in a cluster: MSET node-redis splits itself).
