@@ -246,11 +246,15 @@ export class Reads {
     const getEach = driver.getEach?.bind(driver);
     if (getEach !== undefined && this.#batchReads) {
       try {
+        // Most batches fit one command: no copies, and no flat(), which
+        // was a sixth of a batch's own time.
+        if (keys.length <= GET_EACH_MAX) return await getEach(keys);
         const chunks: string[][] = [];
         for (let i = 0; i < keys.length; i += GET_EACH_MAX) {
           chunks.push(keys.slice(i, i + GET_EACH_MAX));
         }
-        return (await Promise.all(chunks.map(getEach))).flat();
+        const replies = await Promise.all(chunks.map(getEach));
+        return ([] as (Uint8Array | null | Error)[]).concat(...replies);
       } catch (error) {
         if (!(error instanceof CommandError)) throw error;
         // An ACL that refuses one of the commands, or a server too old for
