@@ -44,6 +44,11 @@ function ratios(run: Run, lines: string[]): void {
     ["get", "cache", "cache get (history on)"],
     ["get", "cache (no history)", "cache get (`history: false`)"],
     ["get", "cache (coalesce off)", "cache get (`coalesce: false`)"],
+    [
+      "get",
+      "raw client, batched by hand",
+      "raw client batched by hand (MGET + EXISTS a tick): the floor under a coalesced get",
+    ],
     ["set", "cache", "cache store (history on)"],
     ["set", "cache (no history)", "cache store (`history: false`)"],
     [

@@ -98,7 +98,7 @@ const WORKERS = ([
   {
     runtime: "deno",
     command: (plan) => [...runtimeCommand("deno", "_worker"), plan],
-    subjects: [...CACHE_FORMS, "node-redis"],
+    subjects: [...CACHE_FORMS, "node-redis", "raw client, batched by hand"],
     cases: ALL_CASES,
     raw: "node-redis",
     serverTime: true,
@@ -110,6 +110,7 @@ const WORKERS = ([
     subjects: [
       ...CACHE_FORMS.filter((name) => name !== "cache (coalesce off)"),
       "bun RedisClient",
+      "raw client, batched by hand",
       "node-redis",
     ],
     cases: ALL_CASES,
@@ -118,7 +119,12 @@ const WORKERS = ([
   {
     runtime: "node",
     command: (plan) => [...runtimeCommand("node", "_worker"), plan],
-    subjects: [...CACHE_FORMS, "node-redis", "ioredis"],
+    subjects: [
+      ...CACHE_FORMS,
+      "node-redis",
+      "raw client, batched by hand",
+      "ioredis",
+    ],
     cases: ALL_CASES,
     raw: "node-redis",
   },
