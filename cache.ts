@@ -290,7 +290,7 @@ export class Cache implements AsyncDisposable {
 
   /**
    * Reads many keys in one round trip (one `MGET`; on Bun's RedisClient, one
-   * pipelined `GET` each), in order; `null` for a missing key. `fn` converts.
+   * per 1000 keys), in order; `null` for a missing key. `fn` converts.
    *
    * @example
    * ```ts

@@ -237,36 +237,194 @@ for (const driver of driverCases) {
     }
   });
 
-  test(`${on} getMany of 10 000 keys is one round trip: one MGET, or with Bun's client one GET each`, async () => {
+  // Bun's client gives MGET's values as text: these are the values whose
+  // text does not tell their bytes, and the ones it does.
+  test(`${on} getMany and coalesced gets return exactly the stored bytes of text and non-text values, WRONGTYPE for a list key alone`, async () => {
+    const values: Record<string, Uint8Array> = {
+      "0x80": Uint8Array.of(0x80),
+      "0xff": Uint8Array.of(0xff),
+      "lone continuation": Uint8Array.of(0x61, 0x80, 0x62),
+      "truncated sequence": Uint8Array.of(0x61, 0xe2, 0x82),
+      "real U+FFFD": Uint8Array.of(0x61, 0xef, 0xbf, 0xbd, 0x62),
+      "encoded surrogate": Uint8Array.of(0xed, 0xa0, 0x80),
+      "overlong NUL": Uint8Array.of(0xc0, 0x80),
+      "leading BOM": Uint8Array.of(0xef, 0xbb, 0xbf, 0x41),
+      "BOM alone": Uint8Array.of(0xef, 0xbb, 0xbf),
+      "NUL bytes": Uint8Array.of(0, 0x41, 0),
+      "empty": new Uint8Array(),
+      "4-byte UTF-8": encoder.encode("😀 ok 😀"),
+      "other UTF-8": encoder.encode("naïve ☃ 東京"),
+      "ASCII": encoder.encode("plain"),
+      "1 MiB random": new Uint8Array(randomBytes(1 << 20)),
+    };
+    const names = Object.keys(values);
+    const keys = names.map((name) => `exact:${name}`);
+    for (const [i, name] of names.entries()) {
+      await raw.send("SET", keys[i], values[name]);
+    }
+    await raw.send("DEL", "exact-list");
+    await raw.send("RPUSH", "exact-list", "x");
+    const expected = [...names.map((name) => values[name]), null];
+    const check = (read: unknown[], how: string) =>
+      read.forEach((bytes, i) => {
+        assert.deepEqual(bytes, expected[i], `${how}: ${names[i] ?? "a miss"}`);
+        if (bytes !== null) {
+          assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+        }
+      });
+
+    // A connection of its own for each: its first batch reads as text.
+    await using forMany = await driver.connect(server, { flush: false });
+    const many = await forMany.cache.getMany([...keys, "exact-missing"]);
+    check(many, "getMany");
+    // MGET reads a key of another type as missing.
+    assert.deepEqual(
+      await forMany.cache.getMany(["exact-list", keys[0]]),
+      [null, values["0x80"]],
+    );
+
+    await using forEach = await driver.connect(server, { flush: false });
+    const outcomes = await Promise.allSettled([
+      ...keys.map((key) => forEach.cache.get(key)),
+      forEach.cache.get("exact-missing"),
+      forEach.cache.get("exact-list"),
+    ]);
+    const list = outcomes.pop() as PromiseRejectedResult;
+    assert.equal(list.status, "rejected");
+    assert.ok(list.reason instanceof CommandError, String(list.reason));
+    assert.equal(list.reason.code, "WRONGTYPE");
+    check(
+      outcomes.map((outcome) => {
+        assert.equal(outcome.status, "fulfilled", String(outcome));
+        return (outcome as PromiseFulfilledResult<unknown>).value;
+      }),
+      "coalesced gets",
+    );
+    await raw.send("DEL", "exact-list", ...keys);
+  });
+
+  test(`${on} getMany of values whose text does not tell their bytes, or of large values, reads them with getBuffer for a while on Bun's client, then tries MGET again`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const binary = Array.from(
+      { length: 100 },
+      (_, i) => Uint8Array.of(0xff, i),
+    );
+    const binaryKeys = await cache.storeMany(binary);
+    const textValues = ["a", "b", "c"].map((t) => encoder.encode(t));
+    const text = await cache.storeMany(textValues);
+    await raw.send("DEL", "policy-list");
+    await raw.send("RPUSH", "policy-list", "x");
+    const calls = async (keys: string[], expected: unknown[]) => {
+      await raw.send("CONFIG", "RESETSTAT");
+      assert.deepEqual(await cache.getMany(keys), expected);
+      const ran = await commandCalls();
+      return [ran.mget ?? 0, ran.get ?? 0];
+    };
+    const rounds = [];
+    // A key of another type reads as missing however the batch is read.
+    for (let i = 0; i < 5; i++) {
+      rounds.push(
+        await calls([...binaryKeys, "policy-list"], [...binary, null]),
+      );
+    }
+    for (let i = 0; i < 3; i++) rounds.push(await calls(text, textValues));
+    assert.deepEqual(
+      rounds,
+      driver.bunClient
+        ? [
+          // MGET, then each value again: the next batch skips MGET; the try
+          // after it fails again, and the next two skip it. A batch of GETs
+          // in which one fails (the list) is sent again, each GET on its own.
+          [1, 100],
+          [0, 202],
+          [1, 100],
+          [0, 202],
+          [0, 202],
+          // Text again: the first batch that tries MGET reads them all.
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ]
+        : Array(8).fill([1, 0]),
+    );
+
+    // Large values: text does not pay for them whatever they hold, so no
+    // MGET is tried while a batch read as bytes finds them large.
+    await using fresh = await driver.connect(server, { flush: false });
+    const large = Array.from(
+      { length: 10 },
+      (_, i) => encoder.encode(String(i).repeat(4096)),
+    );
+    const largeKeys = await fresh.cache.storeMany(large);
+    const sizes = [];
+    for (let i = 0; i < 4; i++) {
+      await raw.send("CONFIG", "RESETSTAT");
+      assert.deepEqual(await fresh.cache.getMany(largeKeys), large);
+      const ran = await commandCalls();
+      sizes.push([ran.mget ?? 0, ran.get ?? 0]);
+    }
+    for (let i = 0; i < 2; i++) {
+      await raw.send("CONFIG", "RESETSTAT");
+      assert.deepEqual(await fresh.cache.getMany(text), textValues);
+      const ran = await commandCalls();
+      sizes.push([ran.mget ?? 0, ran.get ?? 0]);
+    }
+    assert.deepEqual(
+      sizes,
+      driver.bunClient
+        ? [[1, 0], [0, 10], [0, 10], [0, 10], [0, 3], [1, 0]]
+        : Array(6).fill([1, 0]),
+    );
+  });
+
+  test(`${on} getMany of 1000 keys is one MGET, of 10 000 keys one round trip: one MGET, or with Bun's client one MGET per 1000 keys`, async () => {
     await using proxy = await startCountingProxy(server.port);
     await using connection = await driver.connect(proxyAt(proxy));
     const { cache } = connection;
-    const many = Array.from({ length: 10_000 }, (_, i) => `v${i}`);
+    const many = Array.from({ length: 10_000 }, (_, i) => `v${i} ☃`);
     const manyKeys = await cache.storeMany(many);
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     proxy.reset();
     await raw.send("CONFIG", "RESETSTAT");
-    const texts = await cache.getMany(
-      manyKeys,
-      (b) => new TextDecoder().decode(b),
+    assert.deepEqual(
+      await cache.getMany(manyKeys.slice(0, 1000), decode),
+      many.slice(0, 1000),
     );
-    assert.deepEqual(texts, many);
+    assert.deepEqual(
+      proxy.commands().map(({ name, key, arguments: count }) => [
+        name,
+        key,
+        count,
+      ]),
+      [["MGET", manyKeys[0], 1000]],
+    );
+    const first = await commandCalls();
+    assert.deepEqual([first.mget, first.get], [1, undefined]);
+
+    proxy.reset();
+    await raw.send("CONFIG", "RESETSTAT");
+    assert.deepEqual(await cache.getMany(manyKeys, decode), many);
     const sent = proxy.commands();
     assert.equal(proxy.turns(), 1);
     const ran = await commandCalls();
     if (driver.bunClient) {
+      // Chunked, so that Bun parses one reply while Redis writes the next.
       assert.deepEqual(
-        sent.map(({ name, key }) => `${name} ${key}`),
-        manyKeys.map((key) => `GET ${key}`),
+        sent.map(({ name, key, arguments: count }) => [name, key, count]),
+        manyKeys.filter((_, i) => i % 1000 === 0).map((key) => [
+          "MGET",
+          key,
+          1000,
+        ]),
       );
-      assert.equal(ran.get, 10_000);
-      assert.equal(ran.mget, undefined);
+      assert.deepEqual([ran.mget, ran.get], [10, undefined]);
     } else {
       assert.deepEqual(
         sent.map(({ name, key, arguments: count }) => [name, key, count]),
         [["MGET", manyKeys[0], 10_000]],
       );
-      assert.equal(ran.mget, 1);
-      assert.equal(ran.get, undefined);
+      assert.deepEqual([ran.mget, ran.get], [1, undefined]);
     }
   });
 

@@ -70,8 +70,9 @@ export interface IoRedisLikeClient {
 
 /**
  * Bun's built-in `RedisClient` (`import { RedisClient } from "bun"`). Its
- * `send` returns bulk strings as text, so the cache reads values with the
- * binary-safe `getBuffer`.
+ * `send` returns bulk strings as text, so the cache reads a lone value with
+ * the binary-safe `getBuffer`, and a batch with `send("MGET")`, encoding back
+ * each text that decoded losslessly and reading the others with `getBuffer`.
  */
 export interface BunLikeRedisClient {
   /**

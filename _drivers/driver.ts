@@ -23,14 +23,15 @@ export interface Driver {
   getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
   /**
    * The values of `keys`, binary-safe, in one round trip; `null` for each
-   * missing key. One `MGET`, except on Bun's `RedisClient`, whose `mget`
-   * decodes text: there, one pipelined `GET` (`getBuffer`) per key.
+   * missing key. One `MGET` (on Bun's `RedisClient`, one per 1000 keys, its
+   * texts encoded back to bytes where that is exact, a `getBuffer` elsewhere).
    */
   getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
   /**
-   * `GET` of each key in one command (the {@linkcode GET_EACH} script), with
-   * each key's own error, as separate GETs would give; drivers that cannot
-   * read script replies as bytes leave it out.
+   * `GET` of each key in one round trip (MGET and EXISTS, then the
+   * {@linkcode GET_EACH} script, or on Bun a GET of each key MGET found
+   * nothing for, when EXISTS counts more), with each key's own error, as
+   * separate GETs would give.
    */
   getEach?(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]>;
   /**

@@ -24,9 +24,9 @@ export interface DriverCache extends AsyncDisposable {
 export interface DriverCase {
   name: string;
   /**
-   * Whether the cache speaks through Bun's RedisClient, whose `getex` and
-   * `mget` decode values as text: it reads each value with its own
-   * `getBuffer`, and a touch is GET plus PEXPIRE.
+   * Whether the cache speaks through Bun's RedisClient, whose `send` and
+   * `mget` decode values as text: it reads a lone value with `getBuffer`, a
+   * batch as MGETs of at most 1000 keys, and a touch is GET plus PEXPIRE.
    */
   bunClient: boolean;
   /** Connects to `server`, or to anything with a `url()`, such as a proxy's. */
