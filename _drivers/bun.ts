@@ -10,7 +10,7 @@
 // next command needs one, with backoff between failed attempts.
 
 import { asUint8Array } from "./bytes.ts";
-import { looksLikeReply, toCacheError } from "./client_errors.ts";
+import { looksLikeReply, rejectionsBy, toCacheError } from "./client_errors.ts";
 import { GET_EACH_MAX } from "./commands.ts";
 import { connectWithin, reconnectDelay } from "./connect.ts";
 import type { Driver, OpenOptions } from "./driver.ts";
@@ -47,6 +47,15 @@ interface BunRedisClientConstructor {
   }): BunRedisClient;
 }
 
+const failedCommand = rejectionsBy(isServerReply);
+
+// A lone get's reply handlers, made once.
+const ownBytesOrNull = (reply: Uint8Array | null): Uint8Array | null =>
+  reply === null ? null : ownBytes(reply);
+const failedGet = (error: unknown): never => {
+  throw toCacheError(error, "GET", isServerReply);
+};
+
 /** Sends commands through a Bun `RedisClient`. */
 export class BunDriver implements Driver {
   #client: BunRedisClient;
@@ -70,9 +79,7 @@ export class BunDriver implements Driver {
     const reply = this.#isUsable(client)
       ? client.send(String(command), args)
       : this.#reopened().then((fresh) => fresh.send(String(command), args));
-    return reply.catch((error) => {
-      throw toCacheError(error, command, isServerReply);
-    });
+    return reply.then(undefined, failedCommand(command));
   }
 
   // Bun's getex decodes values as text, so a lone read goes through the
@@ -83,14 +90,9 @@ export class BunDriver implements Driver {
     if (touch !== undefined || !this.#isUsable(client)) {
       return this.#getBytesSlowly(key, touch);
     }
-    // The common case without an async frame or Promise.all: a lone get
-    // is most of what a cache does.
-    return client.getBuffer(key).then(
-      (reply) => reply === null ? null : ownBytes(reply),
-      (error) => {
-        throw toCacheError(error, "GET", isServerReply);
-      },
-    );
+    // The common case without an async frame, Promise.all or closures: a
+    // lone get is most of what a cache does.
+    return client.getBuffer(key).then(ownBytesOrNull, failedGet);
   }
 
   async #getBytesSlowly(

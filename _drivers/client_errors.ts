@@ -33,3 +33,28 @@ export function toCacheError(
 export function looksLikeReply(error: Error): boolean {
   return /^[A-Z]{2,}[A-Z_]* /.test(error.message);
 }
+
+/**
+ * The rejection handlers of a driver's commands, one per command name and
+ * made once (a closure per command would be an allocation per call): each
+ * throws the client's error turned into ours by {@linkcode toCacheError}.
+ */
+export function rejectionsBy(
+  isServerReply: (error: Error) => boolean,
+): (command: RedisArgument) => (error: unknown) => never {
+  const handlers = new Map<RedisArgument, (error: unknown) => never>();
+  return (command) => {
+    let handler = handlers.get(command);
+    if (handler === undefined) {
+      handler = (error) => {
+        throw toCacheError(error, command, isServerReply);
+      };
+      // The cache's own commands are a handful of names; anything else
+      // (bytes, or a name never seen) is not kept.
+      if (typeof command === "string" && handlers.size < 256) {
+        handlers.set(command, handler);
+      }
+    }
+    return handler;
+  };
+}

@@ -6,7 +6,7 @@ import { deadline } from "./deadline.ts";
 import { isIP } from "node:net";
 import { BasicPooledClientSideCache, createClient, ErrorReply } from "redis";
 import { asBuffer, asByteList, asUint8Array } from "./bytes.ts";
-import { looksLikeReply, toCacheError } from "./client_errors.ts";
+import { looksLikeReply, rejectionsBy, toCacheError } from "./client_errors.ts";
 import {
   getCommand,
   getEachCommand,
@@ -34,21 +34,7 @@ const failedGetex = (error: unknown): never => {
   throw toCacheError(error, "GETEX", isServerReply);
 };
 
-// The rejection handler of each command name, made once: the names are the
-// cache's own handful, and a closure per command is an allocation per call.
-const failedCommands = new Map<RedisArgument, (error: unknown) => never>();
-function failedCommand(name: RedisArgument): (error: unknown) => never {
-  let failed = failedCommands.get(name);
-  if (failed === undefined) {
-    failed = (error) => {
-      throw toCacheError(error, name, isServerReply);
-    };
-    if (typeof name === "string" && failedCommands.size < 256) {
-      failedCommands.set(name, failed);
-    }
-  }
-  return failed;
-}
+const failedCommand = rejectionsBy(isServerReply);
 
 // The arguments as node-redis takes them: the same array when it holds no
 // bytes other than Buffers (node-redis only reads it), else a copy.
