@@ -46,13 +46,17 @@ export function traced(
       this: object,
       ...args: unknown[]
     ) => Promise<unknown>;
-    return function (this: object, ...args: unknown[]): Promise<unknown> {
+    return function (this: object): Promise<unknown> {
+      // `arguments`, not a rest parameter: passed straight to apply, it is
+      // never made into an array, and this wrapper is on every call.
+      const args = arguments as unknown as unknown[];
       const telemetry = findEngine(this)?.telemetry;
       if (telemetry === undefined) return call.apply(this, args);
+      const copied = Array.from(args);
       return telemetry.run(
         operation,
-        keyCount(args),
-        () => call.apply(this, args),
+        keyCount(copied),
+        () => call.apply(this, copied),
         found,
       );
     } as unknown as typeof method;
