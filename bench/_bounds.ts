@@ -1,38 +1,155 @@
 // What bounds each target of `_targets.ts` where a run misses it: a short
 // text, written from the profiles, that bench/results.md prints beside the
 // missed target. A string holds on every runtime; an object says it per
-// runtime. Words only: a figure belongs in the run, not here.
+// runtime. No figure is typed here: a text that needs one is a function of
+// the run, and quotes the run's own.
 
+import { ceiling, find, RAW, type Run } from "./_run.ts";
 import type { TargetId } from "./_targets.ts";
 
+/** One explanation: words, or words made from the run's own figures. */
+export type BoundText = string | ((run: Run, runtime: string) => string);
+
 /** The explanation of a missed target: for all runtimes, or per runtime. */
-export type Bound = string | { deno?: string; bun?: string; node?: string };
+export type Bound = BoundText | {
+  deno?: BoundText;
+  bun?: BoundText;
+  node?: BoundText;
+};
+
+// Figures of the run that the texts quote, as the report prints ratios.
+const fixed = (n: number | undefined) => n === undefined ? "—" : n.toFixed(2);
+
+function opsOf(
+  run: Run,
+  subject: string,
+  runtime: string,
+  name: string,
+): number | undefined {
+  return find(run.results, subject, runtime, name)?.opsPerSec;
+}
+
+function over(a: number | undefined, b: number | undefined) {
+  return a === undefined || b === undefined ? undefined : a / b;
+}
+
+// Coalesced gets: the floor is the raw client batched by hand, measured in
+// the same shape; what it reaches is all any batching of gets can reach.
+function coalescedGets(shape: string, why: string): BoundText {
+  return (run, runtime) => {
+    const name = `get, ${shape}`;
+    const raw = opsOf(run, RAW[runtime], runtime, name);
+    const floor = opsOf(run, "raw client, batched by hand", runtime, name);
+    const cache = opsOf(run, "cache (no history)", runtime, name);
+    return `the raw client batched by hand, the gets of a tick sent as one MGET and one EXISTS and nothing else (no key check, deadline, stats or error per key), reached ${
+      fixed(over(floor, raw))
+    } of ${
+      RAW[runtime]
+    } in this shape: that is the most batching gets can gain through this client, and it is under the goal. The cache reached ${
+      fixed(over(cache, floor))
+    } of that floor. ${why}`;
+  };
+}
+
+const DENO_GETS =
+  "On Deno, node-redis's work per reply value is most of what a GET costs it, so one MGET of 100 keys still costs the client a large part of 100 GETs; the EXISTS that keeps WRONGTYPE exact for each key is a second command of the same 100 keys.";
+const BUN_GETS =
+  "Bun's client already sends the GETs of a tick together, and its cost per key is close to that of MGET, whose text replies must then be encoded back to bytes (Bun's only binary-safe read is getBuffer); the EXISTS that keeps WRONGTYPE exact adds the rest.";
+
+// What the cache adds per call, one at a time, and how much the raw
+// client's own rounds vary in the same run.
+function cpuAdded(op: "get" | "store", adds: string): BoundText {
+  return (run, runtime) => {
+    const rounds =
+      run.cpu.find((c) =>
+        c.runtime === runtime && c.op === op && c.subject === RAW[runtime]
+      )?.rounds ?? [];
+    const spread = rounds.length === 0
+      ? undefined
+      : Math.max(...rounds) - Math.min(...rounds);
+    return `the raw client's own rounds spread over ${
+      spread === undefined ? "—" : spread.toFixed(1)
+    } µs in this run, so a difference this close to the goal is within the machine's noise between rounds. Per ${op} the cache adds, beyond its client's own work: ${adds}`;
+  };
+}
+
+const STORE_ONE: BoundText = (run, runtime) => {
+  const rawSet = opsOf(run, RAW[runtime], runtime, "set, 1 in flight");
+  const benchSet = ceiling(run.results, "set", "-c 1")?.opsPerSec;
+  const script = ceiling(run.results, "store script", "-c 1")?.opsPerSec;
+  const client = over(rawSet, benchSet);
+  const onServer = over(script, benchSet);
+  return `one at a time a store is a round trip through the runtime and its client: ${
+    RAW[runtime]
+  } itself, with a plain SET one at a time, reached ${
+    fixed(client)
+  } of redis-benchmark's SET with \`-c 1\` in this run, and the script runs at ${
+    fixed(onServer)
+  } of that SET on the server, so a store of the script through this client reaches about ${
+    fixed(
+      client === undefined || onServer === undefined
+        ? undefined
+        : client * onServer,
+    )
+  } of the script's ceiling before the cache does anything; the cache reached ${
+    fixed(
+      over(opsOf(run, "cache", runtime, "set, 1 in flight"), script),
+    )
+  }.`;
+};
+
+const L1_HIT: BoundText = (run, runtime) => {
+  const l1 = run.l1Limit.find((r) => r.runtime === runtime);
+  return `\`get\` returns a promise, and awaiting one is the least such a call costs: the same \`Map.get\` and \`slice()\` behind an \`await\` reached ${
+    fixed(l1 && l1.mapCopyNs / l1.mapCopyAwaitedNs)
+  } of the bare copy in this run, before any check of the key or count of the hit, and against that awaited copy the L1 hit reached ${
+    fixed(l1 && l1.mapCopyAwaitedNs / l1.l1Ns)
+  }. (On Deno a bare \`slice()\` allocates an ArrayBuffer, which the L1's shared slab does not, so there it is ahead.)`;
+};
 
 /** By target id; the report says "not explained yet" where one is missing. */
 export const BOUNDS: Record<TargetId, Bound> = {
-  "get-lanes": "TODO (lead): what bounds `get` in 100 lanes, from a profile.",
-  "get-bursts":
-    "TODO (lead): what bounds `get` in bursts of 100, from a profile.",
-  "cpu-get":
-    "TODO (lead): where the client CPU of a `get` goes, from a profile.",
-  "cpu-store":
-    "TODO (lead): where the client CPU of a `store` goes, from a profile.",
-  "store-script-1":
-    "TODO (lead): what bounds a `store` with history one at a time.",
+  "get-lanes": {
+    deno: coalescedGets("100 lanes", DENO_GETS),
+    bun: coalescedGets("100 lanes", BUN_GETS),
+    node: coalescedGets("100 lanes", ""),
+  },
+  "get-bursts": {
+    deno: coalescedGets("bursts of 100", DENO_GETS),
+    bun: coalescedGets("bursts of 100", BUN_GETS),
+    node: coalescedGets("bursts of 100", ""),
+  },
+  "cpu-get": cpuAdded(
+    "get",
+    "the key check, one promise for the tick's batch and its microtask, one deadline entry and latency sample, and the hit count; on Bun also a copy of each small reply, since Bun's getBuffer hands out a Buffer (whose slice shares memory), not the Uint8Array the cache promises.",
+  ),
+  "cpu-store": cpuAdded(
+    "store",
+    "the value check, one promise for the tick's batch and its microtask, one deadline entry and latency sample, and the store count (the new key's UUID is made by the raw subject too).",
+  ),
+  "store-script-1": STORE_ONE,
   "store-script-lanes":
-    "TODO (lead): what bounds a `store` with history in 100 lanes.",
+    "not expected to be missed: 100 lanes of stores share one script a tick, where `-c 100` runs one script per store.",
   "store-script-bursts":
-    "TODO (lead): what bounds a `store` with history in bursts of 100.",
-  "get-many": "TODO (lead): what bounds `getMany(1000)`, from a profile.",
-  "l1-hit": "TODO (lead): what an L1 hit spends beyond a lookup and a copy.",
-  "memory-l1": "TODO (lead): what the L1 hits leave on the heap.",
-  "memory-gets": "TODO (lead): what the network gets leave on the heap.",
+    "not expected to be missed: a burst of stores is one script, where `-c 1 -P 100` runs one script per store.",
+  "get-many":
+    "the run's getMany is one MGET of 1 000 keys (10 on Bun, which re-reads with getBuffer what its text cannot hold exactly).",
+  "l1-hit": L1_HIT,
+  "memory-l1":
+    "not expected to be missed: a hit's copy is carved from a slab that the next slab replaces.",
+  "memory-gets":
+    "not expected to be missed: the deadline queue drops settled waiters as it goes.",
 };
 
-/** The explanation of `id` on `runtime`, if one is written. */
-export function boundOf(id: TargetId, runtime: string): string | undefined {
+/** The explanation of `id` on `runtime` in `run`, if one is written. */
+export function boundOf(
+  id: TargetId,
+  runtime: string,
+  run: Run,
+): string | undefined {
   const bound = BOUNDS[id];
-  return typeof bound === "string"
-    ? bound
-    : bound[runtime as keyof typeof bound];
+  const text = typeof bound === "object"
+    ? bound[runtime as keyof typeof bound]
+    : bound;
+  return typeof text === "function" ? text(run, runtime) : text;
 }

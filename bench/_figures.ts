@@ -5,6 +5,7 @@
 // and filling the README then fails on it.
 
 import {
+  addedCpu,
   ceiling,
   cpuOf,
   find,
@@ -160,7 +161,7 @@ function runtimeFigures(run: Run, runtime: string): FigureGroup {
     put(group, `cpu${name}CacheUs`, cache?.usPerCall, micros);
     put(group, `cpu${name}RawUs`, rawCpu?.usPerCall, micros);
     if (cache && rawCpu) {
-      group[`cpu${name}AddedUs`] = micros(cache.usPerCall - rawCpu.usPerCall);
+      group[`cpu${name}AddedUs`] = micros(addedCpu(cache, rawCpu));
     }
   }
 

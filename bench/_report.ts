@@ -4,6 +4,7 @@
 // it is computed from the run; the explanations are words.
 
 import {
+  addedCpu,
   ceiling,
   cpuOf,
   find,
@@ -125,7 +126,7 @@ function cpuTime(run: Run, lines: string[]): void {
   lines.push(
     "## Client CPU time per call, one call at a time",
     "",
-    `The worker process's own CPU time (\`process.cpuUsage\`, user + system) over ${cpuCalls} calls made one after another, the cache (\`history: false\`) and the raw client taking turns for ${cpuRounds} rounds; the median round of each. Waiting for a reply costs no CPU, so this is what each adds to a round trip, without the round trip's noise.`,
+    `The worker process's own CPU time (\`process.cpuUsage\`, user + system) over ${cpuCalls} calls made one after another, the cache (\`history: false\`) and the raw client taking turns for ${cpuRounds} rounds; the median round of each, and as what the cache adds the median of the rounds' differences (each cache round beside the raw client's next to it in time, which cancels the machine's drift). Waiting for a reply costs no CPU, so this is what each adds to a round trip, without the round trip's noise.`,
     "",
     "| runtime | operation | cache µs | raw client µs | added by the cache µs | raw client's round trip, p50 µs |",
     "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -147,7 +148,7 @@ function cpuTime(run: Run, lines: string[]): void {
           op === "get" ? "get / GET" : "store / SET of a new key"
         } (${raw}) | ${micros(cache.usPerCall)} | ${
           micros(rawCpu.usPerCall)
-        } | ${micros(cache.usPerCall - rawCpu.usPerCall)} | ${
+        } | ${micros(addedCpu(cache, rawCpu))} | ${
           trip ? Math.round(trip.p50Ms * 1000) : "—"
         } |`,
       );
@@ -253,7 +254,7 @@ function targets(run: Run, lines: string[]): void {
       }): ${
         row.measured === undefined
           ? "this run did not measure it."
-          : boundOf(row.id, row.runtime) ?? "not explained yet."
+          : boundOf(row.id, row.runtime, run) ?? "not explained yet."
       }`,
     );
   }

@@ -122,3 +122,18 @@ export function cpuOf(
     c.runtime === runtime && c.op === op && c.subject === subject
   );
 }
+
+/**
+ * The client CPU µs per call the cache adds over its raw client: the median
+ * of the rounds' differences, each cache round beside the raw client's round
+ * that ran next to it. Pairs in time cancel the machine's drift, which a
+ * difference of the two medians keeps.
+ */
+export function addedCpu(cache: CpuResult, raw: CpuResult): number {
+  const differences = cache.rounds.map((us, i) => us - raw.rounds[i]);
+  differences.sort((a, b) => a - b);
+  const middle = Math.floor(differences.length / 2);
+  return differences.length % 2 === 1
+    ? differences[middle]
+    : (differences[middle - 1] + differences[middle]) / 2;
+}

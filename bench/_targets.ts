@@ -2,7 +2,15 @@
 // against its goal, per runtime: what bench/results.md checks. Each has a
 // stable id, by which `_bounds.ts` says what bounds it where it is missed.
 
-import { ceiling, cpuOf, find, RAW, type Run, RUNTIMES } from "./_run.ts";
+import {
+  addedCpu,
+  ceiling,
+  cpuOf,
+  find,
+  RAW,
+  type Run,
+  RUNTIMES,
+} from "./_run.ts";
 import type { ScriptMode } from "./_redis_benchmark.ts";
 
 /** The targets, in the order the report lists them. */
@@ -112,7 +120,7 @@ export function targets(run: Run): TargetRow[] {
         `client CPU the cache adds per \`${op}\` (\`history: false\`) over ${raw}'s ${
           op === "get" ? "GET" : "SET"
         }, one at a time`,
-        cache && rawCpu && cache.usPerCall - rawCpu.usPerCall,
+        cache && rawCpu && addedCpu(cache, rawCpu),
         { atMost: 2 },
         "µs",
       );
