@@ -468,6 +468,40 @@ test("a slow server (DEBUG SLEEP): calls reject with a TimeoutError within their
   assert.equal(await cache.getStr(key), "x");
 });
 
+test('a get whose reply comes after its timeout is counted once: a miss under onUnavailable "miss", nothing under "throw"', async () => {
+  for (const onUnavailable of ["miss", "throw"] as const) {
+    await using cache = await Cache.connect({
+      url: server.url(),
+      flush: false,
+      timeout: 100,
+      onUnavailable,
+    });
+    const key = await cache.store("x");
+    cache.resetStats();
+    const sleeping = raw.send("DEBUG", "SLEEP", "0.4");
+    try {
+      await waitFor(
+        async () => !(await ping(server.port, undefined, 50)),
+        1_000,
+        "the server did not fall asleep",
+      );
+      const read = cache.get(key);
+      if (onUnavailable === "miss") assert.equal(await read, null);
+      else await assert.rejects(read, TimeoutError);
+    } finally {
+      await sleeping;
+    }
+    // Answered in order: once this has its reply, so has the late GET.
+    assert.equal(await cache.has(key), true);
+    const { hits, misses } = cache.stats();
+    assert.deepEqual(
+      { hits, misses },
+      { hits: 0, misses: onUnavailable === "miss" ? 1 : 0 },
+      onUnavailable,
+    );
+  }
+});
+
 test("a killed connection (CLIENT KILL): calls settle, and the cache works again", async () => {
   await using cache = await Cache.connect({
     url: server.url(),

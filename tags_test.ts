@@ -290,6 +290,34 @@ test("a key loaded again after it expired is in all its tags again, with its rev
   assert.deepEqual(await keysOf("again"), []);
 });
 
+test("a key loaded again with other tags after it expired is still found by its new tag once its old tag's index is pruned", async () => {
+  const cache = await connect("moved", { history: false });
+  // Keeps team:A's index alive past the user's first expiry.
+  const kept = await cache.store("kept", { tags: ["team:A"], ttl: 60_000 });
+  await cache.getOrStore("user:1", () => "in A", {
+    ttl: 50,
+    tags: ["team:A"],
+  });
+  await waitFor(
+    async () => await raw.send("EXISTS", "moved:user:1") === 0,
+    5_000,
+    "the entry did not expire",
+  );
+  // The user moved team: loaded again, now in team:B only.
+  await cache.getOrStore("user:1", () => "in B", {
+    ttl: 60_000,
+    tags: ["team:B"],
+  });
+  // A tagged write to team:A prunes the user's expired membership there,
+  // and must leave its new one in team:B alone.
+  await cache.store("another", { tags: ["team:A"], ttl: 60_000 });
+  assert.deepEqual(await members("moved:__tag:i:team:B"), ["moved:user:1"]);
+  assert.ok(!(await members("moved:__tag:i:team:A")).includes("moved:user:1"));
+  assert.equal(await cache.invalidateTags("team:B"), 1);
+  assert.equal(await cache.get("user:1"), null);
+  assert.notEqual(await cache.get(kept), null);
+});
+
 test(
   "bookkeeping stays bounded: after 10 000 expiring tagged entries, only live ones are indexed, and nothing is left once they expire",
   { timeout: 120_000 },

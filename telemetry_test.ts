@@ -19,6 +19,7 @@ import {
 import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
 import { fileURLToPath } from "node:url";
 import {
+  ping,
   redisForThisFile,
   runChild,
   runtime,
@@ -26,7 +27,10 @@ import {
   waitFor,
 } from "./_testing/util.ts";
 
-const { server, raw } = await redisForThisFile();
+// DEBUG SLEEP makes a slow server for the breaker test.
+const { server, raw } = await redisForThisFile({
+  args: ["--enable-debug-command", "yes"],
+});
 
 class CollectingReader extends MetricReader {
   protected onForceFlush(): Promise<void> {
@@ -186,6 +190,79 @@ test(
     assert.equal(readThrough.refreshesStarted, 1);
   },
 );
+
+/** `work`, failing if it has not settled within `ms`: a call left pending fails the test instead of hanging it. */
+async function settlesWithin<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not settled within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("a meter that throws on the breaker's events changes nothing a call sees: the call that opens the breaker still times out, and later calls still settle", async () => {
+  const failing = { add: () => {} };
+  const meter: MeterLike = {
+    createHistogram: () => ({ record: () => {} }),
+    createCounter: (name) =>
+      name === "cache.read_through.events"
+        ? {
+          add: () => {
+            throw new Error("the meter is down");
+          },
+        }
+        : failing,
+  };
+  await using cache = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    timeout: 100,
+    breaker: { failures: 1, openFor: 200 },
+    telemetry: { meter },
+  });
+  const key = await cache.store("x");
+  const sleeping = raw.send("DEBUG", "SLEEP", "0.4");
+  try {
+    await waitFor(
+      async () => !(await ping(server.port, undefined, 50)),
+      1_000,
+      "the server did not fall asleep",
+    );
+    // Opens the breaker as it times out: the meter hears of it, and throws.
+    await assert.rejects(
+      settlesWithin(1_000, cache.get(key)),
+      { name: "TimeoutError" },
+    );
+    await assert.rejects(
+      settlesWithin(1_000, cache.get(key)),
+      /circuit breaker is open/,
+    );
+  } finally {
+    await sleeping;
+  }
+  // Once open for long enough, a call goes through and closes it: the meter
+  // throws again, and the call still gets its value.
+  await waitFor(
+    async () => {
+      try {
+        return (await settlesWithin(1_000, cache.getStr(key))) === "x";
+      } catch (error) {
+        if (String(error).includes("not settled")) throw error;
+        return false;
+      }
+    },
+    5_000,
+    "the breaker did not close",
+  );
+  assert.equal(cache.stats().breaker?.state, "closed");
+});
 
 test("telemetry: true uses the global tracer and meter of @opentelemetry/api", async () => {
   const otel = instruments();

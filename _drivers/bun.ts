@@ -158,7 +158,8 @@ export class BunDriver implements Driver {
   /**
    * GET of each key in one round trip, each with its own outcome: MGET with
    * an EXISTS of the same keys. MGET reads a key of another type as missing;
-   * when EXISTS counts more keys than MGET found, each key MGET found nothing
+   * when EXISTS counts other than the keys MGET found (more: a key of another
+   * type; fewer: a key changed between the two), each key MGET found nothing
    * for is read again with `getBuffer`, which gives that key's WRONGTYPE (the
    * script other drivers use instead replies as text here).
    */

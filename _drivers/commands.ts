@@ -33,8 +33,8 @@ export function getEachCommand(keys: readonly string[]): string[] {
 /**
  * GET of each key in one round trip, the cheap way: `mget` and `exists` of
  * the same keys, sent together. MGET reads a key that holds another type as
- * missing; when EXISTS counts more keys than MGET found, one of them does (or
- * a key changed between the two), and `script`, the {@linkcode GET_EACH}
+ * missing; when EXISTS counts other than the keys MGET found, one of them
+ * does (or a key changed between the two), and `script`, the {@linkcode GET_EACH}
  * script that checks each key, answers instead. Redis runs MGET and EXISTS of
  * a hundred keys in about a quarter of the script's time. The two are not
  * atomic: a key that changes type between them reads as the one or the other

@@ -65,13 +65,14 @@ class DeadlineQueue {
     this.#timer = undefined;
     const now = performance.now();
     const waiters = this.#waiters;
+    const due: Waiter[] = [];
     while (this.#head < waiters.length) {
       const waiter = waiters[this.#head]!;
       if (!waiter.settled && waiter.expiresAt > now) break;
       waiters[this.#head++] = undefined;
       if (!waiter.settled) {
         waiter.settled = true;
-        waiter.expire();
+        due.push(waiter);
       }
     }
     this.#compact();
@@ -80,6 +81,18 @@ class DeadlineQueue {
     } else {
       queues.delete(this.#ms);
     }
+    // Expired only once the queue is in order again: an expiry reaches the
+    // user (onError), who may make a call that adds to this very queue.
+    // One that throws must not keep the others from expiring.
+    let failure: { error: unknown } | undefined;
+    for (const waiter of due) {
+      try {
+        waiter.expire();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 }
 

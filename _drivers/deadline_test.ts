@@ -192,6 +192,30 @@ test("an abort rejects at once with the signal's reason, and the deadline no lon
   assert.equal(timeoutsMade, 0);
 });
 
+test("an expiry that starts waits with the same bound, as an onError hook may, leaves the queue in order and every wait still bounded", async () => {
+  // A bound of its own: the queue is shared by every wait with it.
+  const ms = 41;
+  const started: Promise<unknown>[] = [];
+  const first = deadline(never(), ms, () => {
+    // From inside the sweep: settled waits ahead are dropped and, past a
+    // thousand, the queue's array replaced.
+    started.push(deadline(Promise.resolve("late"), ms, () => new Timeout()));
+    started.push(deadline(never(), ms, () => new Timeout("started late")));
+    return new Timeout("first");
+  });
+  await Promise.all(
+    Array.from(
+      { length: 1_100 },
+      () => deadline(Promise.resolve(1), ms, () => new Timeout()),
+    ),
+  );
+  const second = deadline(never(), ms, () => new Timeout("second"));
+  await within(1_000, assert.rejects(first, /first/));
+  await within(1_000, assert.rejects(second, /second/));
+  assert.equal(await started[0], "late");
+  await within(1_000, assert.rejects(started[1], /started late/));
+});
+
 test("a settled call leaves no listener on a long-lived signal, however it settled", async () => {
   // One signal for the whole life of a process (a shutdown signal) is passed
   // to every call; each call's listener must go when the call is done.

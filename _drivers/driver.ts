@@ -30,7 +30,7 @@ export interface Driver {
   /**
    * `GET` of each key in one round trip (MGET and EXISTS, then the
    * {@linkcode GET_EACH} script, or on Bun a GET of each key MGET found
-   * nothing for, when EXISTS counts more), with each key's own error, as
+   * nothing for, when the counts differ), with each key's own error, as
    * separate GETs would give.
    */
   getEach?(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]>;

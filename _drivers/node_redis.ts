@@ -111,7 +111,7 @@ export class NodeRedisDriver implements Driver {
         failed,
       );
     } catch (error) {
-      return Promise.reject(failed(error));
+      return Promise.reject(toCacheError(error, args[0], isServerReply));
     }
   }
 
@@ -119,12 +119,11 @@ export class NodeRedisDriver implements Driver {
   // path, and an async frame with its closures costs a microsecond here.
   getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
     const command = getCommand(key, touch);
-    const failed = touch === undefined ? failedGet : failedGetex;
     try {
       return this.route.send(command, AS_BYTES, key, touch === undefined)
-        .then(toBytes, failed);
+        .then(toBytes, touch === undefined ? failedGet : failedGetex);
     } catch (error) {
-      return Promise.reject(failed(error));
+      return Promise.reject(toCacheError(error, command[0], isServerReply));
     }
   }
 

@@ -19,6 +19,11 @@ import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
 import { checkKey, checkOptions, NO_OPTIONS } from "./validate.ts";
 
+// A lone get's call to the driver, taking its key as an argument: a closure
+// over the key would be one more allocation a call.
+const getBytes = (driver: Driver, redisKey: string) =>
+  driver.getBytes(redisKey);
+
 /** One cache's reads. */
 export class Reads {
   readonly #settings: Settings;
@@ -51,20 +56,16 @@ export class Reads {
         (key, resolve, reject) =>
           runner.runInto(
             "GET",
-            this.#getCounted,
+            getBytes,
             key,
             NO_OPTIONS,
             resolve,
             reject,
+            this.#counted,
           ),
       )
       : undefined;
   }
-
-  // A lone get's call to the driver, its hit or miss counted; made once, so
-  // that a call costs no closure over its key.
-  readonly #getCounted = (driver: Driver, redisKey: string) =>
-    driver.getBytes(redisKey).then(this.#counted);
 
   // Counts a batch's hits and misses, and makes each error in it the
   // caller's: scrubbed, counted and reported.

@@ -71,7 +71,9 @@ export class Runner {
   /**
    * {@linkcode Runner.run}, settling `resolve` or `reject` instead of a
    * promise of its own: for a caller that already has one to settle. `call`
-   * gets `arg`, so that a hot caller needs no closure to pass its key.
+   * gets `arg`, so that a hot caller needs no closure to pass its key;
+   * `settle` sees a value on its way to `resolve`, and only then (not a
+   * reply that came after the call's deadline).
    */
   runInto<T, A>(
     command: string,
@@ -80,6 +82,7 @@ export class Runner {
     options: CallOptions,
     resolve: (value: T) => void,
     reject: (error: unknown) => void,
+    settle?: (value: T) => T,
   ): void {
     let signal: AbortSignal | undefined;
     let timeout: number;
@@ -120,6 +123,7 @@ export class Runner {
       offline,
       resolve,
       reject,
+      settle,
     );
     expireAfter(timeout, attempt, attempt.started);
     let sent: Promise<T>;
@@ -246,6 +250,7 @@ class Attempt<T> implements Waiter {
   // which the deadline queue must not keep alive until its next sweep.
   #resolve: ((value: T) => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
+  readonly #settle: ((value: T) => T) | undefined;
 
   constructor(
     runner: Runner,
@@ -255,6 +260,7 @@ class Attempt<T> implements Waiter {
     offline: boolean,
     resolve: (value: T) => void,
     reject: (error: unknown) => void,
+    settle: ((value: T) => T) | undefined,
   ) {
     this.#runner = runner;
     this.command = command;
@@ -263,6 +269,7 @@ class Attempt<T> implements Waiter {
     this.offline = offline;
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#settle = settle;
     signal?.addEventListener("abort", this, { once: true });
   }
 
@@ -284,10 +291,15 @@ class Attempt<T> implements Waiter {
     if (this.settled) return;
     this.settled = true;
     const resolve = this.#resolve!;
+    const settle = this.#settle;
     this.#drop();
-    this.#runner.ended(this);
-    this.#runner.succeeded();
-    resolve(value);
+    // The caller is answered whatever the bookkeeping throws.
+    try {
+      this.#runner.ended(this);
+      this.#runner.succeeded();
+    } finally {
+      resolve(settle === undefined ? value : settle(value));
+    }
   }
 
   error(error: unknown): void {
@@ -299,8 +311,13 @@ class Attempt<T> implements Waiter {
   #fail(error: unknown): void {
     const reject = this.#reject!;
     this.#drop();
-    this.#runner.ended(this);
-    reject(this.#runner.failedAttempt(this, error));
+    let outcome = error;
+    try {
+      this.#runner.ended(this);
+      outcome = this.#runner.failedAttempt(this, error);
+    } finally {
+      reject(outcome);
+    }
   }
 
   #drop(): void {

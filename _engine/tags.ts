@@ -128,7 +128,10 @@ const PRUNE = `local function prune(index, graces, forget)
   for _, member in ipairs(expired) do
     redis.call("ZREM", index, member)
     redis.call("HDEL", graces, member)
-    forget(member)
+    -- Only if gone: a key written again since, with other tags, has a
+    -- reverse index of its new tags, which this old membership must not
+    -- take it out of.
+    if redis.call("EXISTS", member) == 0 then forget(member) end
   end
   for _, member in ipairs(redis.call("ZRANDMEMBER", index, 2)) do
     if redis.call("EXISTS", member) == 0 then

@@ -62,7 +62,13 @@ export class Telemetry {
 
   /** Counts one read-through or breaker event, named as in `stats()`. */
   event(name: string): void {
-    this.#events?.add(1, { "db.system.name": "redis", "cache.event": name });
+    // A meter must not change what a call sees: events are counted in the
+    // middle of settling one (a breaker opening, a stale value served).
+    try {
+      this.#events?.add(1, { "db.system.name": "redis", "cache.event": name });
+    } catch {
+      // Lost, as a failed export would be.
+    }
   }
 
   /**
