@@ -612,8 +612,19 @@ test("stats counts hits, misses, stores and errors, with latency percentiles; re
     "rejected",
     "fulfilled",
   ]);
+  // Stores made together go as one batch too, which counts each of them;
+  // without history, lone and batched stores alike.
+  await Promise.all([cache.store("d"), cache.store("e")]);
+  await using plain = await Cache.connect({
+    url: server.url(),
+    flush: false,
+    history: false,
+  });
+  await plain.store("alone");
+  await Promise.all([plain.store("f"), plain.store("g"), plain.store("h")]);
+  assert.equal(plain.stats().stores, 4);
   const stats = cache.stats();
-  assert.equal(stats.stores, 3);
+  assert.equal(stats.stores, 5);
   assert.equal(stats.hits, 4);
   assert.equal(stats.misses, 4);
   assert.equal(stats.errors, 2);

@@ -30,7 +30,7 @@ function writeWithGrace(
   ttl: number,
   grace: number,
   tags: string[],
-): Promise<void> {
+): Promise<unknown> {
   return cache.writes.write(
     cache.prefix + key,
     value,

@@ -92,12 +92,33 @@ export class Writes {
     this.#history = history;
     this.#prefix = settings.prefix;
     this.#batch = settings.coalesce
+      // Plain writes are counted by their batch, on their way to their
+      // callers: one pass instead of a promise layer each. Those with a
+      // record count themselves, after their script's verdict.
       ? new Coalescer<PendingWrite, unknown>(
         (writes) =>
-          runner.run("MSET", (driver) => this.#sendBatch(driver, writes)),
+          runner.run("MSET", (driver) => this.#sendBatch(driver, writes))
+            .then((results) => {
+              writes.forEach((write, i) => {
+                if (
+                  write.record === undefined && !(results[i] instanceof Error)
+                ) {
+                  this.#stats.stores++;
+                }
+              });
+              return results;
+            }),
         (write, resolve, reject) =>
           write.record === undefined
-            ? runner.runInto("SET", sendSet, write, NO_OPTIONS, resolve, reject)
+            ? runner.runInto(
+              "SET",
+              sendSet,
+              write,
+              NO_OPTIONS,
+              resolve,
+              reject,
+              this.#countStore,
+            )
             : runner.runInto(
               "EVAL",
               (driver) => history.sendScript(driver, [write as RecordedWrite]),
@@ -206,7 +227,7 @@ export class Writes {
     call: StoreOptions,
     record?: StoreRecord,
     tagging?: Tagging,
-  ): Promise<void> {
+  ): Promise<unknown> {
     this.#l1?.invalidate(redisKey);
     if (tagging !== undefined) {
       this.#batch?.flush();
@@ -304,27 +325,33 @@ export class Writes {
     call: StoreOptions,
     replicas: number,
     batch: Coalescer<PendingWrite, unknown> | undefined,
-  ): Promise<void> {
-    const written = batch !== undefined
-      ? batch.add({ redisKey, value, ttl })
-      : this.#runner.run(
-        "SET",
-        (driver) =>
-          this.#replicas.after(
-            driver,
-            driver.send(setCommand(redisKey, value, ttl)),
-            [redisKey],
-            replicas,
-            call,
-          ),
-        call,
-      );
+  ): Promise<unknown> {
+    // The batch counts what it writes.
+    if (batch !== undefined) return batch.add({ redisKey, value, ttl });
+    const written = this.#runner.run(
+      "SET",
+      (driver) =>
+        this.#replicas.after(
+          driver,
+          driver.send(setCommand(redisKey, value, ttl)),
+          [redisKey],
+          replicas,
+          call,
+        ),
+      call,
+    );
     return written.then(this.#counted);
   }
 
   // Counts a store; made once, as the hot path's callback.
   readonly #counted = (): void => {
     this.#stats.stores++;
+  };
+
+  // Counts a lone store on its way to its caller, passing its reply on.
+  readonly #countStore = (reply: unknown): unknown => {
+    this.#stats.stores++;
+    return reply;
   };
 
   // Writes values under their keys atomically: one MSET, or with an expiry
