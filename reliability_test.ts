@@ -28,8 +28,10 @@ import {
   garbageCollector,
   makeCertificates,
   ping,
+  putToSleep,
   recordFigures,
   redisForThisFile,
+  settlesWithin,
   startRedisServer,
   waitFor,
 } from "./_testing/util.ts";
@@ -37,22 +39,6 @@ import {
 const { server, raw } = await redisForThisFile({
   args: ["--enable-debug-command", "yes"],
 });
-
-/** Runs `work` and fails the test if it has not settled within `ms`. */
-async function settlesWithin<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`hung for more than ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([work, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // How late past its own timeout a call may settle. The cache's deadline
 // fires on time; what comes on top is the event loop's lateness in running
@@ -478,18 +464,13 @@ test('a get whose reply comes after its timeout is counted once: a miss under on
     });
     const key = await cache.store("x");
     cache.resetStats();
-    const sleeping = raw.send("DEBUG", "SLEEP", "0.4");
+    const { awake } = await putToSleep(raw, server.port, 0.4);
     try {
-      await waitFor(
-        async () => !(await ping(server.port, undefined, 50)),
-        1_000,
-        "the server did not fall asleep",
-      );
       const read = cache.get(key);
       if (onUnavailable === "miss") assert.equal(await read, null);
       else await assert.rejects(read, TimeoutError);
     } finally {
-      await sleeping;
+      await awake;
     }
     // Answered in order: once this has its reply, so has the late GET.
     assert.equal(await cache.has(key), true);

@@ -19,10 +19,11 @@ import {
 import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
 import { fileURLToPath } from "node:url";
 import {
-  ping,
+  putToSleep,
   redisForThisFile,
   runChild,
   runtime,
+  settlesWithin,
   testdataCommand,
   waitFor,
 } from "./_testing/util.ts";
@@ -191,22 +192,6 @@ test(
   },
 );
 
-/** `work`, failing if it has not settled within `ms`: a call left pending fails the test instead of hanging it. */
-async function settlesWithin<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`not settled within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 test("a meter that throws on the breaker's events changes nothing a call sees: the call that opens the breaker still times out, and later calls still settle", async () => {
   const failing = { add: () => {} };
   const meter: MeterLike = {
@@ -228,13 +213,8 @@ test("a meter that throws on the breaker's events changes nothing a call sees: t
     telemetry: { meter },
   });
   const key = await cache.store("x");
-  const sleeping = raw.send("DEBUG", "SLEEP", "0.4");
+  const { awake } = await putToSleep(raw, server.port, 0.4);
   try {
-    await waitFor(
-      async () => !(await ping(server.port, undefined, 50)),
-      1_000,
-      "the server did not fall asleep",
-    );
     // Opens the breaker as it times out: the meter hears of it, and throws.
     await assert.rejects(
       settlesWithin(1_000, cache.get(key)),
@@ -245,7 +225,7 @@ test("a meter that throws on the breaker's events changes nothing a call sees: t
       /circuit breaker is open/,
     );
   } finally {
-    await sleeping;
+    await awake;
   }
   // Once open for long enough, a call goes through and closes it: the meter
   // throws again, and the call still gets its value.

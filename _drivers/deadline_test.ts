@@ -13,6 +13,7 @@ import {
   garbageCollector,
   runChild,
   runtime,
+  settlesWithin,
   waitFor,
 } from "../_testing/util.ts";
 
@@ -28,25 +29,6 @@ function never(): Promise<never> {
 
 function elapsedSince(start: number): number {
   return performance.now() - start;
-}
-
-/**
- * `promise`, failing if it has not settled within `ms`. Its timer keeps the
- * process alive: the deadline's own does not, by design.
- */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`not settled within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A promise that resolves `ms` after now, by a timer that keeps the process alive. */
@@ -85,7 +67,7 @@ test("settles like the promise when that settles first, without calling onTimeou
   );
   // After the bound has passed the settled calls stay settled.
   const { outcome, settled } = startTimedOut(131);
-  await within(131 + MARGIN, settled);
+  await settlesWithin(131 + MARGIN, settled);
   assert.ok(outcome.error instanceof Timeout);
   assert.equal(timeoutsMade, 0);
 });
@@ -107,7 +89,7 @@ test("each call's deadline counts from its own start, not from the first pending
   const second = startTimedOut(ms);
   // The timer fires for the first; the second, 30 ms younger, must wait for
   // its own deadline (the sweep may come late, never early).
-  await within(ms + MARGIN, first.settled);
+  await settlesWithin(ms + MARGIN, first.settled);
   await timerDueIn(ms + MARGIN - elapsedSince(secondStarted));
   assert.ok(second.outcome.error instanceof Timeout, "the second rejected");
   assert.ok(second.outcome.at! >= ms, `second after ${second.outcome.at} ms`);
@@ -188,7 +170,7 @@ test("an abort rejects at once with the signal's reason, and the deadline no lon
   assert.ok(elapsedSince(started) < 157, "before the deadline");
   // Another call with the same bound timing out proves the timer ran past
   // the aborted call's deadline without calling its onTimeout.
-  await within(157 + MARGIN, startTimedOut(157).settled);
+  await settlesWithin(157 + MARGIN, startTimedOut(157).settled);
   assert.equal(timeoutsMade, 0);
 });
 
@@ -210,10 +192,10 @@ test("an expiry that starts waits with the same bound, as an onError hook may, l
     ),
   );
   const second = deadline(never(), ms, () => new Timeout("second"));
-  await within(1_000, assert.rejects(first, /first/));
-  await within(1_000, assert.rejects(second, /second/));
+  await settlesWithin(1_000, assert.rejects(first, /first/));
+  await settlesWithin(1_000, assert.rejects(second, /second/));
   assert.equal(await started[0], "late");
-  await within(1_000, assert.rejects(started[1], /started late/));
+  await settlesWithin(1_000, assert.rejects(started[1], /started late/));
 });
 
 test("a settled call leaves no listener on a long-lived signal, however it settled", async () => {

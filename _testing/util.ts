@@ -294,6 +294,48 @@ export function ping(
 }
 
 /**
+ * `work`, failing with "not settled within `ms` ms" if it has not settled
+ * by then: a call left pending fails its test instead of hanging it.
+ */
+export async function settlesWithin<T>(
+  ms: number,
+  work: Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not settled within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Puts the server on `port` to sleep for `seconds` (`DEBUG SLEEP`, sent by
+ * `raw`; the server needs `--enable-debug-command yes`), and resolves once a
+ * fresh connection finds it not answering; the returned promise settles
+ * when it wakes.
+ */
+export async function putToSleep(
+  raw: { send(...args: string[]): Promise<unknown> },
+  port: number,
+  seconds: number,
+): Promise<{ awake: Promise<unknown> }> {
+  const awake = raw.send("DEBUG", "SLEEP", String(seconds));
+  await waitFor(
+    async () => !(await ping(port, undefined, 50)),
+    1_000,
+    "the server did not fall asleep",
+  );
+  return { awake };
+}
+
+/**
  * Polls `condition` until it holds, every 20 ms, failing with `message` once
  * `timeout` ms have passed or `gaveUp()` says waiting is pointless.
  */
