@@ -75,7 +75,7 @@ function cpuAdded(op: "get" | "store", adds: string): BoundText {
       : Math.max(...rounds) - Math.min(...rounds);
     return `the raw client's own rounds spread over ${
       spread === undefined ? "—" : spread.toFixed(1)
-    } µs in this run, so a difference this close to the goal is within the machine's noise between rounds. Per ${op} the cache adds, beyond its client's own work: ${adds} Profiled on Node (\`--cpu-prof\`, the cache against the raw client over the same calls), the main thread's JavaScript differs by well under a microsecond a call; the rest is the garbage collector's helper threads (\`strace\` counts more than twice the futex wake-ups), which collect the extra kilobyte or two that the cache's promises, deadline entry and closures allocate per call, and which \`process.cpuUsage\` counts with the process.`;
+    } µs in this run, so a difference this close to the goal is within the machine's noise between rounds. Per ${op} the cache adds, beyond its client's own work: ${adds} Profiled on Node (\`--cpu-prof\` of the cache and of the raw client over the same calls), the main thread's JavaScript differs by well under a microsecond a call, and \`strace -c\` counts the same syscalls but for futex wake-ups; running with \`--single-threaded-gc\` left the store's gap as it was, and \`--trace-deopt\` shows a few dozen deoptimisations in all, no loop. Where the rest goes is not found yet.`;
   };
 }
 
