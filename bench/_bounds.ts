@@ -4,7 +4,7 @@
 // runtime. No figure is typed here: a text that needs one is a function of
 // the run, and quotes the run's own.
 
-import { ceiling, find, RAW, type Run } from "./_run.ts";
+import { ceiling, find, over, RAW, type Run } from "./_run.ts";
 import type { TargetId } from "./_targets.ts";
 
 /** One explanation: words, or words made from the run's own figures. */
@@ -27,10 +27,6 @@ function opsOf(
   name: string,
 ): number | undefined {
   return find(run.results, subject, runtime, name)?.opsPerSec;
-}
-
-function over(a: number | undefined, b: number | undefined) {
-  return a === undefined || b === undefined ? undefined : a / b;
 }
 
 // Coalesced gets: the floor is the raw client batched by hand, measured in

@@ -99,6 +99,15 @@ export function ceiling(
 }
 
 /** ops/s of `of` over ops/s of `to`, both on `runtime`, for case `name`. */
+/** `a / b`, or `undefined` when either was not measured. */
+export function over(
+  a: number | undefined,
+  b: number | undefined,
+): number | undefined {
+  return a === undefined || b === undefined ? undefined : a / b;
+}
+
+/** The ops/s of `of` over those of `to` in case `name` on `runtime`. */
 export function ratio(
   results: CaseResult[],
   runtime: string,
@@ -106,9 +115,10 @@ export function ratio(
   of: string,
   to: string,
 ): number | undefined {
-  const a = find(results, of, runtime, name);
-  const b = find(results, to, runtime, name);
-  return a && b ? a.opsPerSec / b.opsPerSec : undefined;
+  return over(
+    find(results, of, runtime, name)?.opsPerSec,
+    find(results, to, runtime, name)?.opsPerSec,
+  );
 }
 
 /** The client CPU µs per call of `subject` for `op` on `runtime`. */

@@ -7,6 +7,7 @@ import {
   ceiling,
   cpuOf,
   find,
+  over,
   RAW,
   type Run,
   RUNTIMES,
@@ -94,8 +95,6 @@ export function targets(run: Run): TargetRow[] {
     };
     const ops = (subject: string, name: string) =>
       find(results, subject, runtime, name)?.opsPerSec;
-    const over = (a: number | undefined, b: number | undefined) =>
-      a === undefined || b === undefined ? undefined : a / b;
 
     for (
       const [id, shape] of [["get-lanes", "100 lanes"], [

@@ -186,18 +186,26 @@ function checkReadmeFigures(figures: Record<string, unknown>): void {
   );
 }
 
-// --report-only: rewrite everything else from results.json.
-if (Deno.args.includes("--report-only")) {
-  // A results.json from before the compare measured CPU time, allocations,
-  // Redis's own time, the L1's limit, memory or several processes has none
-  // of them.
-  const run: Run = {
+// Every kind of measurement a run holds, none made yet: the workers add to
+// them, and a results.json from before a kind was measured lacks it.
+function noMeasurements(): Omit<Run, "machine" | "results"> {
+  return {
     cpu: [],
     allocations: [],
     server: [],
     l1Limit: [],
     memory: [],
     scale: [],
+  };
+}
+
+// --report-only: rewrite everything else from results.json.
+if (Deno.args.includes("--report-only")) {
+  // A results.json from before the compare measured CPU time, allocations,
+  // Redis's own time, the L1's limit, memory or several processes has none
+  // of them.
+  const run: Run = {
+    ...noMeasurements(),
     ...JSON.parse(await Deno.readTextFile(`${outDir}results.json`)),
   };
   await writeOutputs(run);
@@ -280,12 +288,7 @@ try {
       valueBytes,
       onClientCore,
     }),
-    cpu: [],
-    allocations: [],
-    server: [],
-    l1Limit: [],
-    memory: [],
-    scale: [],
+    ...noMeasurements(),
   };
   for (const worker of WORKERS) {
     const plan: WorkerPlan = {
