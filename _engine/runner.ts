@@ -15,7 +15,7 @@ import {
 import type { Breaker } from "./breaker.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
-import { checkOptions, checkSignal } from "./validate.ts";
+import { checkOptions, checkSignal, NO_OPTIONS } from "./validate.ts";
 
 /** The one way commands reach a cache's driver. */
 export class Runner {
@@ -58,7 +58,7 @@ export class Runner {
   run<T>(
     command: string,
     call: (driver: Driver) => Promise<T>,
-    options: CallOptions = {},
+    options: CallOptions = NO_OPTIONS,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) =>
       this.runInto(command, call, undefined, options, resolve, reject)
