@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { createClient } from "redis";
+import { createClient, RESP_TYPES } from "redis";
 import { Redis as IoRedis } from "ioredis";
 import {
   Cache,
@@ -53,6 +53,9 @@ const ownConnection: DriverCase = {
 // these clients leave bounding to the cache, as the cache's own client does.
 const UNBOUNDED = { commandOptions: { timeout: 0 } };
 
+// A user's client may have reply types of its own: this one gives bulk
+// strings as Buffers by default, so a text reply the cache reads (SCAN's keys,
+// the history's lists) comes back as text only if the cache asks for text.
 const nodeRedisClient: DriverCase = {
   name: "node-redis client",
   bunClient: false,
@@ -60,7 +63,11 @@ const nodeRedisClient: DriverCase = {
     const client = createClient({ url: server.url(), ...UNBOUNDED });
     client.on("error", () => {});
     await client.connect();
-    return withClient(client, () => client.destroy(), options);
+    return withClient(
+      client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }),
+      () => client.destroy(),
+      options,
+    );
   },
 };
 
