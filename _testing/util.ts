@@ -337,17 +337,21 @@ export async function putToSleep(
 
 /**
  * Polls `condition` until it holds, every 20 ms, failing with `message` once
- * `timeout` ms have passed or `gaveUp()` says waiting is pointless.
+ * `timeout` ms have passed or `gaveUp()` says waiting is pointless. A
+ * message given as a function is asked for then, so it can say what the
+ * wait saw by the time it gave up.
  */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   timeout: number,
-  message: string,
+  message: string | (() => string),
   gaveUp: () => boolean = () => false,
 ): Promise<void> {
   const end = Date.now() + timeout;
   while (!(await condition())) {
-    if (gaveUp() || Date.now() > end) throw new Error(message);
+    if (gaveUp() || Date.now() > end) {
+      throw new Error(typeof message === "string" ? message : message());
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
