@@ -9,10 +9,10 @@ import {
   redisForThisFile,
   runChild,
   runtime,
-  startCountingProxy,
   testdataCommand,
   waitFor,
 } from "./_testing/util.ts";
+import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -12,13 +12,11 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
+import { connectRaw, redisForThisFile, skipBecause } from "./_testing/util.ts";
 import {
-  connectRaw,
   type CountingProxy,
-  redisForThisFile,
-  skipBecause,
   startCountingProxy,
-} from "./_testing/util.ts";
+} from "./_testing/counting_proxy.ts";
 import {
   connectDbRedis,
   dbRedisMissing,

@@ -6,14 +6,11 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { setImmediate } from "node:timers";
-import { Buffer } from "node:buffer";
-import { createConnection, createServer, type Socket } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { createClient } from "redis";
 import { Cache } from "./mod.ts";
 import {
   connectRaw,
-  freePort,
   recordFigures,
   redisForThisFile,
   runChild,
@@ -22,6 +19,7 @@ import {
   testdataCommand,
   waitFor,
 } from "./_testing/util.ts";
+import { TcpProxy } from "./_testing/proxy.ts";
 
 const { server, raw } = await redisForThisFile();
 const WAIT = 5_000;
@@ -145,24 +143,24 @@ test("a local copy expires when the key does, even before Redis removes it", asy
 });
 
 test("a read that is on its way back when its key is invalidated is not kept", async () => {
-  await using proxy = await startHoldingProxy(server.port);
+  await using proxy = await TcpProxy.start(server.port);
   await using cache = await Cache.connect({
-    url: `redis://127.0.0.1:${proxy.port}`,
+    url: proxy.url(),
     l1: { maxEntries: 100 },
     flush: false,
     namespace: "inflight",
   });
   const key = await cache.store("old");
-  proxy.hold();
+  proxy.hold("toClient");
   const read = cache.getStr(key);
   await waitFor(
-    () => /old\r\n:-1\r\n$/.test(proxy.held()),
+    () => /old\r\n:-1\r\n$/.test(proxy.held("toClient")),
     WAIT,
     "Redis did not answer the GET and PTTL",
   );
   await raw.send("SET", `inflight:${key}`, "new");
   await waitFor(
-    () => proxy.held().includes("invalidate"),
+    () => proxy.held("toClient").includes("invalidate"),
     WAIT,
     "Redis did not push the invalidation",
   );
@@ -514,58 +512,3 @@ test("a node-redis client of the user's, made with RESP 3 and emitInvalidate, ke
     "the user's client did not pass invalidations on",
   );
 });
-
-/** A loopback proxy that can hold what the server sends, to pass it on at once. */
-interface HoldingProxy extends AsyncDisposable {
-  readonly port: number;
-  /** Keeps what the server sends from now on. */
-  hold(): void;
-  /** What was kept, as latin1 text. */
-  held(): string;
-  /** Passes on what was kept, in one write per connection, and stops keeping. */
-  release(): void;
-}
-
-async function startHoldingProxy(targetPort: number): Promise<HoldingProxy> {
-  let holding = false;
-  const held = new Map<Socket, Buffer[]>();
-  const sockets = new Set<Socket>();
-  const proxy = createServer((client) => {
-    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
-    sockets.add(client).add(upstream);
-    client.on("data", (chunk) => upstream.write(chunk));
-    upstream.on("data", (chunk: Buffer) => {
-      if (!holding) client.write(chunk);
-      else held.set(client, [...held.get(client) ?? [], chunk]);
-    });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) =>
-    proxy.listen(port, "127.0.0.1", resolve)
-  );
-  return {
-    port,
-    hold: () => holding = true,
-    held: () =>
-      [...held.values()].map((chunks) =>
-        Buffer.concat(chunks).toString("latin1")
-      )
-        .join(""),
-    release() {
-      holding = false;
-      for (const [client, chunks] of held) client.write(Buffer.concat(chunks));
-      held.clear();
-    },
-    [Symbol.asyncDispose]: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
-}

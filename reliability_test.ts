@@ -7,12 +7,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
-import {
-  createConnection,
-  createServer,
-  type Server,
-  type Socket,
-} from "node:net";
 import process from "node:process";
 import {
   Cache,
@@ -36,6 +30,8 @@ import {
   tolerateUncaught,
   waitFor,
 } from "./_testing/util.ts";
+import { TcpProxy } from "./_testing/proxy.ts";
+import { watchCommands } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile({
   args: ["--enable-debug-command", "yes"],
@@ -74,174 +70,6 @@ function timed(
     }),
   };
   return entry;
-}
-
-/**
- * A loopback TCP proxy in front of a server, steered by the test: it keeps
- * the start of what the client sent (to see that commands really left), can
- * hold the client's bytes after a given count (a write caught mid-way), can
- * refuse connections as a dead server's port does, and can drop every
- * connection and close each new one at once, noting when it came.
- */
-class SteeredProxy implements AsyncDisposable {
-  static readonly #KEPT = 1 << 20;
-  readonly port: number;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  #sent: Buffer[] = [];
-  #keptBytes = 0;
-  #sentBytes = 0;
-  #answeredBytes = 0;
-  #holdAfter: number | undefined;
-  #held: { chunk: Buffer; client: Socket; upstream: Socket }[] = [];
-  #dropping = false;
-  /** When each connection came while dropping (`performance.now()`). */
-  readonly attempts: number[] = [];
-
-  private constructor(port: number, targetPort: number) {
-    this.port = port;
-    this.#server = createServer((client) => this.#accept(client, targetPort));
-  }
-
-  static async start(targetPort: number): Promise<SteeredProxy> {
-    const proxy = new SteeredProxy(await freePort(), targetPort);
-    await proxy.listenAgain();
-    return proxy;
-  }
-
-  url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Forgets what was sent and answered so far. */
-  reset(): void {
-    this.#sent = [];
-    this.#keptBytes = 0;
-    this.#sentBytes = 0;
-    this.#answeredBytes = 0;
-  }
-
-  /** The first MiB the client sent since the last reset, as Latin-1 text. */
-  sent(): string {
-    return Buffer.concat(this.#sent).toString("latin1");
-  }
-
-  /** Bytes the client sent since the last reset. */
-  get sentBytes(): number {
-    return this.#sentBytes;
-  }
-
-  /** Bytes the server sent back since the last reset. */
-  get answered(): number {
-    return this.#answeredBytes;
-  }
-
-  /** From now on passes `bytes` more from the client on, then holds the rest. */
-  holdAfter(bytes: number): void {
-    this.#holdAfter = this.#sentBytes + bytes;
-  }
-
-  /** Whether bytes are being held back. */
-  get holding(): boolean {
-    return this.#held.length > 0;
-  }
-
-  /** Passes on what was held, and everything after it. */
-  release(): void {
-    this.#holdAfter = undefined;
-    const held = this.#held;
-    this.#held = [];
-    for (const { chunk, client, upstream } of held) {
-      upstream.write(chunk);
-      client.resume();
-    }
-  }
-
-  /** Whether it accepts connections. */
-  get listening(): boolean {
-    return this.#server.listening;
-  }
-
-  /** Stops listening, so that connecting is refused, as on a dead server's port. */
-  refuse(): Promise<void> {
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-
-  /** Listens on its port (again, after {@linkcode refuse}). */
-  listenAgain(): Promise<void> {
-    return new Promise((resolve) =>
-      this.#server.listen(this.port, "127.0.0.1", resolve)
-    );
-  }
-
-  /** Drops every connection, and from now on each new one as it comes. */
-  dropConnections(): void {
-    this.#dropping = true;
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  #accept(client: Socket, targetPort: number): void {
-    if (this.#dropping) {
-      this.attempts.push(performance.now());
-      client.destroy();
-      return;
-    }
-    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
-    this.#sockets.add(client).add(upstream);
-    client.on(
-      "data",
-      (chunk: Buffer) => this.#fromClient(chunk, client, upstream),
-    );
-    upstream.on("data", (chunk: Buffer) => {
-      this.#answeredBytes += chunk.length;
-      client.write(chunk);
-    });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      this.#sockets.delete(client);
-      this.#sockets.delete(upstream);
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
-  }
-
-  #fromClient(chunk: Buffer, client: Socket, upstream: Socket): void {
-    if (this.#keptBytes < SteeredProxy.#KEPT) {
-      const kept = chunk.subarray(0, SteeredProxy.#KEPT - this.#keptBytes);
-      this.#sent.push(kept);
-      this.#keptBytes += kept.length;
-    }
-    const start = this.#sentBytes;
-    this.#sentBytes += chunk.length;
-    const limit = this.#holdAfter;
-    if (this.#held.length > 0) {
-      this.#held.push({ chunk, client, upstream });
-    } else if (limit === undefined || this.#sentBytes <= limit) {
-      upstream.write(chunk);
-    } else {
-      const passed = Math.max(0, limit - start);
-      upstream.write(chunk.subarray(0, passed));
-      this.#held.push({ chunk: chunk.subarray(passed), client, upstream });
-      client.pause();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    if (!this.#server.listening) return Promise.resolve();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-}
-
-/** How many of `commands` (upper case) the RESP text `sent` holds. */
-function countCommands(sent: string, commands: readonly string[]): number {
-  let count = 0;
-  for (const command of commands) {
-    const spelled = `\r\n$${command.length}\r\n${command}\r\n`;
-    count += sent.toUpperCase().split(spelled).length - 1;
-  }
-  return count;
 }
 
 /** Waits until the cache can store again after the server came back. */
@@ -286,7 +114,8 @@ test("values read one after another are not kept alive by the cache", async () =
 });
 
 test("a killed server: calls in flight settle with a CacheError within their own timeout, new calls too, and the cache recovers after a restart", async () => {
-  await using proxy = await SteeredProxy.start(server.port);
+  await using proxy = await TcpProxy.start(server.port);
+  const sent = watchCommands(proxy);
   await using cache = await Cache.connect({
     url: proxy.url(),
     flush: false,
@@ -301,7 +130,7 @@ test("a killed server: calls in flight settle with a CacheError within their own
   const long = 3_000;
   server.pause();
   try {
-    proxy.reset();
+    sent.reset();
     const calls: Timed[] = [];
     for (const timeout of [short, long]) {
       for (let i = 0; i < 5; i++) {
@@ -312,11 +141,13 @@ test("a killed server: calls in flight settle with a CacheError within their own
       }
     }
     await waitFor(
-      () => countCommands(proxy.sent(), ["GET", "SET"]) === calls.length,
+      () =>
+        sent.commands().filter(({ name }) => name === "GET" || name === "SET")
+          .length === calls.length,
       1_000,
       "the calls were not all sent",
     );
-    assert.equal(proxy.answered, 0, "the paused server answered");
+    assert.equal(sent.answeredBytes(), 0, "the paused server answered");
     const shortCalls = calls.filter((call) => call.timeout === short);
     await settlesWithin(
       short + LATE_MARGIN,
@@ -329,7 +160,7 @@ test("a killed server: calls in flight settle with a CacheError within their own
     process.kill(server.pid!, "SIGKILL");
     await server.kill();
     // New connections to a dead server's port are refused.
-    await proxy.refuse();
+    await proxy.stop();
     for (const call of calls) {
       const { elapsed, error } = await call.settled;
       const what = `${call.command} with timeout ${call.timeout}`;
@@ -364,7 +195,7 @@ test("a killed server: calls in flight settle with a CacheError within their own
   } finally {
     if (server.running) await server.kill();
     await server.restart();
-    if (!proxy.listening) await proxy.listenAgain();
+    if (!proxy.listening) await proxy.listen();
   }
   await recovers(cache);
 });
@@ -373,7 +204,7 @@ test(
   "a server that goes away: reconnect attempts back off from 50 ms, doubling, jittered",
   { timeout: 20_000 },
   async () => {
-    await using proxy = await SteeredProxy.start(server.port);
+    await using proxy = await TcpProxy.start(server.port);
     await using cache = await Cache.connect({
       url: proxy.url(),
       flush: false,
@@ -381,7 +212,7 @@ test(
       timeout: 200,
     });
     await cache.store("connected");
-    proxy.dropConnections();
+    proxy.cut();
     // The Bun driver reconnects when a command needs the connection, so
     // commands keep coming, as from an application; node-redis reconnects by
     // itself. Every attempt is accepted and closed at once.
@@ -884,7 +715,7 @@ test(
   "a store or storeMany cancelled mid-way leaves each value whole or absent, never a prefix",
   { timeout: 60_000 },
   async () => {
-    await using proxy = await SteeredProxy.start(server.port);
+    await using proxy = await TcpProxy.start(server.port);
     await using cache = await Cache.connect({
       url: proxy.url(),
       flush: false,
@@ -914,7 +745,7 @@ test(
         : { timeout };
       // Let the first 3 MiB of the command through and hold the rest, so the
       // call is cancelled while Redis has part of the value.
-      proxy.holdAfter(3 * 1024 * 1024);
+      proxy.hold("toServer", 3 * 1024 * 1024);
       const writing = write === "store"
         ? cache.store(values[0], options)
         : cache.storeMany(values, {

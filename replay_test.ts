@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls, replay } from "./mod.ts";
-import { redisForThisFile, startCountingProxy } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/util.ts";
+import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -9,11 +9,11 @@ import { closeDefaultCache, getPage } from "./web.ts";
 import {
   connectRaw,
   freePort,
-  startCountingProxy,
   startPageServer,
   startRedisServer,
   waitFor,
 } from "./_testing/util.ts";
+import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const server = await startRedisServer();
 const raw = await connectRaw(server.url());

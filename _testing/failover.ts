@@ -23,6 +23,9 @@ const TIMEOUT = 1_000;
 // kill is met by a steady load and that the cache really writes there after.
 const ACKNOWLEDGED_BEFORE = 50;
 const ACKNOWLEDGED_AFTER = 50;
+// Each cache normally meets both waits within a few seconds (the summary
+// says when); a cache that misses one has stalled, which more time would
+// not cure, so the failure says what each cache's writers had seen.
 const LOAD_TIMEOUT = 20_000;
 const READ_BACK_TIMEOUT = 15_000;
 const READ_BATCH = 1_000;
@@ -83,12 +86,15 @@ interface Load {
   waitReplicas: number;
   acknowledged: Acknowledged[];
   failed: Failed[];
+  /** The writes not settled yet: value → when `store` was called. */
+  pending: Map<string, number>;
   writers: Promise<void>[];
 }
 
-// When the kill was asked for, when the process was gone, and when the
-// fixture saw a replica serving in its place.
+// When the writers started, when the kill was asked for, when the process
+// was gone, and when the fixture saw a replica serving in its place.
 interface Timeline {
+  loadingAt: number;
   killAt: number;
   killedAt: number;
   servingAt: number;
@@ -143,6 +149,7 @@ export async function checkFailover(
       waitReplicas,
       acknowledged: [],
       failed: [],
+      pending: new Map(),
       writers: [],
     };
     let next = 0;
@@ -150,6 +157,7 @@ export async function checkFailover(
       while (writing) {
         const value = `value-${next++}`;
         const startedAt = performance.now();
+        load.pending.set(value, startedAt);
         try {
           const key = await cache.store(value);
           load.acknowledged.push({
@@ -166,6 +174,8 @@ export async function checkFailover(
             settledAt: performance.now(),
             error,
           });
+        } finally {
+          load.pending.delete(value);
         }
       }
     };
@@ -175,38 +185,43 @@ export async function checkFailover(
   let timeline: Timeline;
   let newPrimary: string;
   try {
+    const loadedBefore = (load: Load) =>
+      load.acknowledged.filter((write) => write.onKilledPrimary).length >=
+        ACKNOWLEDGED_BEFORE;
+    const loadingAt = performance.now();
     await waitFor(
-      () =>
-        loads.every((load) =>
-          load.acknowledged.filter((write) => write.onKilledPrimary).length >=
-            ACKNOWLEDGED_BEFORE
-        ),
+      () => loads.every(loadedBefore),
       LOAD_TIMEOUT,
-      `the caches did not have ${ACKNOWLEDGED_BEFORE} writes each acknowledged by the primary to be killed`,
+      () =>
+        `the caches did not have ${ACKNOWLEDGED_BEFORE} writes each acknowledged by the primary to be killed: ${
+          progress(loads, loadedBefore, loadingAt)
+        }`,
     );
     const killAt = performance.now();
     await crash.kill();
     const killedAt = performance.now();
     newPrimary = await crash.waitForNewPrimary();
-    timeline = { killAt, killedAt, servingAt: performance.now() };
+    timeline = { loadingAt, killAt, killedAt, servingAt: performance.now() };
     const { servingAt } = timeline;
+    const wroteAfter = (load: Load) =>
+      load.waitReplicas === 0
+        ? load.acknowledged.filter((write) =>
+          write.onKilledPrimary && write.startedAt >= servingAt
+        ).length >= ACKNOWLEDGED_AFTER
+        // Refused, as it should be, or acknowledged (checked below).
+        : load.failed.some(({ startedAt, error }) =>
+          startedAt >= servingAt && error instanceof ReplicationError
+        ) ||
+          load.acknowledged.some((write) =>
+            write.onKilledPrimary && write.startedAt >= servingAt
+          );
     await waitFor(
-      () =>
-        loads.every((load) =>
-          load.waitReplicas === 0
-            ? load.acknowledged.filter((write) =>
-              write.onKilledPrimary && write.startedAt >= servingAt
-            ).length >= ACKNOWLEDGED_AFTER
-            // Refused, as it should be, or acknowledged (checked below).
-            : load.failed.some(({ startedAt, error }) =>
-              startedAt >= servingAt && error instanceof ReplicationError
-            ) ||
-              load.acknowledged.some((write) =>
-                write.onKilledPrimary && write.startedAt >= servingAt
-              )
-        ),
+      () => loads.every(wroteAfter),
       LOAD_TIMEOUT,
-      `the caches did not write to the new primary: without waitReplicas ${ACKNOWLEDGED_AFTER} writes acknowledged, with it one refused`,
+      () =>
+        `the caches did not write to the new primary (without waitReplicas ${ACKNOWLEDGED_AFTER} writes acknowledged, with it one refused) after a failover of ${
+          Math.round(servingAt - killedAt)
+        } ms: ${progress(loads, wroteAfter, servingAt)}`,
     );
   } finally {
     writing = false;
@@ -246,17 +261,12 @@ export async function checkFailover(
 // Checks what one cache's writers saw; see checkFailover.
 async function checkLoad(
   load: Load,
-  { killAt, killedAt, servingAt }: Timeline,
+  { loadingAt, killAt, killedAt, servingAt }: Timeline,
   readNewPrimary: (key: string) => Promise<Uint8Array | null>,
 ): Promise<FailoverOutcome> {
   const { waitReplicas, acknowledged, failed } = load;
   const label = `waitReplicas ${waitReplicas}`;
-  const kinds = new Map<string, number>();
-  for (const { error } of failed) {
-    const kind = describeError(error);
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-  }
-  const kindList = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ");
+  const kindList = errorKinds(failed);
 
   const unexpected = failed.find(({ error }) =>
     !explainedByFailover(error, waitReplicas)
@@ -368,6 +378,17 @@ async function checkLoad(
     ? Math.round(firstOnNewPrimary - killedAt)
     : undefined;
   const failoverMs = Math.round(servingAt - killedAt);
+  // How far each wait for the load was from its LOAD_TIMEOUT: when this
+  // cache met what the wait asked of it.
+  const loadedMs = Math.round(
+    onKilled[ACKNOWLEDGED_BEFORE - 1].settledAt - loadingAt,
+  );
+  const metAfter = waitReplicas === 0
+    ? afterOnKilled[ACKNOWLEDGED_AFTER - 1]
+    : failed.find(({ startedAt, error }) =>
+      startedAt >= servingAt && error instanceof ReplicationError
+    );
+  const wroteAfterMs = Math.round(metAfter!.settledAt - servingAt);
   return {
     waitReplicas,
     acknowledged: acknowledged.length,
@@ -381,8 +402,65 @@ async function checkLoad(
         kindList || "none"
       }); failover took ${failoverMs} ms${
         resumedMs === undefined ? "" : `, writes resumed after ${resumedMs} ms`
-      }`,
+      }; ${ACKNOWLEDGED_BEFORE} by the primary to be killed ${loadedMs} ms into the load, ${
+        waitReplicas === 0
+          ? `${ACKNOWLEDGED_AFTER} by the new one`
+          : "one refused by the new one"
+      } ${wroteAfterMs} ms after it served (each bound ${LOAD_TIMEOUT} ms)`,
   };
+}
+
+/**
+ * What each cache's writers had seen since `since` when a bound passed, for
+ * its message: which cache is still short of `done`, the writes it had
+ * acknowledged (on the killed primary's keys, and in all), had fail (by
+ * error) and had pending (and the oldest's age), and how long it waited.
+ */
+function progress(
+  loads: readonly Load[],
+  done: (load: Load) => boolean,
+  since: number,
+): string {
+  const now = performance.now();
+  const ago = (at: number) => `${Math.round(now - at)} ms ago`;
+  const lines = loads.map((load) => {
+    const acknowledged = load.acknowledged.filter(({ startedAt }) =>
+      startedAt >= since
+    );
+    const onKilled = acknowledged.filter(({ onKilledPrimary }) =>
+      onKilledPrimary
+    );
+    const failed = load.failed.filter(({ startedAt }) => startedAt >= since);
+    const pending = [...load.pending.values()];
+    // "n (…, the last … ago)", or "0" when there are none.
+    const counted = (writes: readonly Write[], what = "") =>
+      writes.length === 0
+        ? "0"
+        : `${writes.length} (${what}the last ${
+          ago(writes[writes.length - 1].settledAt)
+        })`;
+    const oldest = pending.length === 0
+      ? ""
+      : ` (the oldest since ${ago(Math.min(...pending))})`;
+    return `waitReplicas ${load.waitReplicas} ${
+      done(load) ? "done" : "MISSED"
+    }: ${counted(onKilled)} acknowledged on the killed primary's keys, ${
+      counted(acknowledged)
+    } in all; ${
+      counted(failed, `${errorKinds(failed)}, `)
+    } failed; ${pending.length} pending${oldest}`;
+  });
+  return `waited ${Math.round(now - since)} ms; ${lines.join("; ")}`;
+}
+
+/** `n kind` for each kind of error `failed` holds. */
+function errorKinds(failed: readonly Failed[]): string {
+  const kinds = new Map<string, number>();
+  for (const { error } of failed) {
+    const kind = describeError(error);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ");
 }
 
 function explainedByFailover(error: unknown, waitReplicas: number): boolean {

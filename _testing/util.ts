@@ -363,17 +363,21 @@ export async function putToSleep(
 
 /**
  * Polls `condition` until it holds, every 20 ms, failing with `message` once
- * `timeout` ms have passed or `gaveUp()` says waiting is pointless.
+ * `timeout` ms have passed or `gaveUp()` says waiting is pointless. A
+ * message given as a function is asked for then, so it can say what the
+ * wait saw by the time it gave up.
  */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   timeout: number,
-  message: string,
+  message: string | (() => string),
   gaveUp: () => boolean = () => false,
 ): Promise<void> {
   const end = Date.now() + timeout;
   while (!(await condition())) {
-    if (gaveUp() || Date.now() > end) throw new Error(message);
+    if (gaveUp() || Date.now() > end) {
+      throw new Error(typeof message === "string" ? message : message());
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -415,188 +419,6 @@ export interface RawClient extends AsyncDisposable {
   getBytes(key: string): Promise<Uint8Array | null>;
   /** The node-redis client itself, to pass to `Cache.connect({ client })`. */
   client: RedisClientLike;
-}
-
-/** One command a client sent through a {@linkcode CountingProxy}. */
-export interface ProxiedCommand {
-  /** The command's name, upper-cased: `"GET"`, `"MGET"` … */
-  readonly name: string;
-  /** Its first argument (the key, for most commands) as text, or `""`. */
-  readonly key: string;
-  /** How many arguments followed the name. */
-  readonly arguments: number;
-  /** The round trip it went in, counted as {@linkcode CountingProxy.turns} counts them. */
-  readonly turn: number;
-  /** When its last byte reached the proxy, in `performance.now()` ms. */
-  readonly at: number;
-}
-
-/** A TCP proxy in front of a server that counts the client's round trips. */
-export interface CountingProxy extends AsyncDisposable {
-  readonly port: number;
-  /**
-   * Client "turns" since the last reset: batches of bytes the client sent
-   * after the server last answered, that is, round trips.
-   */
-  turns(): number;
-  /** Every command the clients sent since the last reset, in order of arrival. */
-  commands(): readonly ProxiedCommand[];
-  reset(): void;
-}
-
-/**
- * Starts a loopback proxy to `targetPort` that counts round trips: the
- * number of times the client speaks again after the server has answered.
- */
-export async function startCountingProxy(
-  targetPort: number,
-): Promise<CountingProxy> {
-  let turns = 0;
-  let serverSpokeLast = true;
-  let commands: ProxiedCommand[] = [];
-  const sockets = new Set<import("node:net").Socket>();
-  const proxy = createServer((client) => {
-    const upstream = createConnection({ host: HOST, port: targetPort });
-    sockets.add(client).add(upstream);
-    const requests = new RequestReader((name, key, count) =>
-      commands.push({
-        name,
-        key,
-        arguments: count,
-        turn: turns,
-        at: performance.now(),
-      })
-    );
-    client.on("data", (chunk: Buffer) => {
-      if (serverSpokeLast) turns++;
-      serverSpokeLast = false;
-      requests.read(chunk);
-      upstream.write(chunk);
-    });
-    upstream.on("data", (chunk) => {
-      serverSpokeLast = true;
-      client.write(chunk);
-    });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => proxy.listen(port, HOST, resolve));
-  return {
-    port,
-    turns: () => turns,
-    commands: () => commands,
-    reset() {
-      turns = 0;
-      serverSpokeLast = true;
-      commands = [];
-    },
-    [Symbol.asyncDispose]: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
-}
-
-// Longest first or second argument kept as text; longer ones are cut.
-const CAPTURED_ARGUMENT = 4_096;
-const LF = 10;
-
-/**
- * Reads the commands in a client's byte stream as they arrive, in whatever
- * pieces TCP cuts them: RESP arrays of bulk strings, or inline commands.
- * Only the name and first argument are kept, so a 100 MB value costs no copy.
- */
-class RequestReader {
-  readonly #onCommand: (name: string, key: string, count: number) => void;
-  // The header line being read ("*3", "$5"), or an inline command.
-  #line: number[] = [];
-  // Elements of the current array still to come; 0 between commands.
-  #elementsLeft = 0;
-  #elements = 0;
-  // Bytes of the current bulk string still to come, its CRLF included;
-  // -1 while its "$" header is read.
-  #bulkLeft = -1;
-  #captured: Buffer[] = [];
-  #capturedLength = 0;
-  #name = "";
-  #key = "";
-  #unreadable = false;
-
-  constructor(onCommand: (name: string, key: string, count: number) => void) {
-    this.#onCommand = onCommand;
-  }
-
-  read(chunk: Buffer): void {
-    let offset = 0;
-    while (offset < chunk.length && !this.#unreadable) {
-      if (this.#bulkLeft > 0) {
-        const taken = Math.min(this.#bulkLeft, chunk.length - offset);
-        const index = this.#elements - this.#elementsLeft;
-        if (index < 2 && this.#capturedLength < CAPTURED_ARGUMENT) {
-          this.#captured.push(chunk.subarray(offset, offset + taken));
-          this.#capturedLength += taken;
-        }
-        offset += taken;
-        this.#bulkLeft -= taken;
-        if (this.#bulkLeft === 0) this.#endElement(index);
-        continue;
-      }
-      const byte = chunk[offset++];
-      if (byte !== LF) {
-        this.#line.push(byte);
-        continue;
-      }
-      const line = Buffer.from(this.#line).toString("latin1").replace(
-        /\r$/,
-        "",
-      );
-      this.#line = [];
-      this.#readLine(line);
-    }
-  }
-
-  #readLine(line: string): void {
-    if (this.#elementsLeft === 0) {
-      if (line.startsWith("*")) {
-        this.#elements = this.#elementsLeft = Number(line.slice(1));
-        this.#name = this.#key = "";
-      } else if (line.trim() !== "") {
-        const [name, key = "", ...rest] = line.trim().split(/\s+/);
-        this.#onCommand(name.toUpperCase(), key, rest.length + (key ? 1 : 0));
-      }
-      return;
-    }
-    if (!line.startsWith("$")) {
-      // Not RESP as clients send it: say so once, rather than miscount.
-      this.#unreadable = true;
-      this.#onCommand("(unreadable)", line, 0);
-      return;
-    }
-    this.#bulkLeft = Number(line.slice(1)) + 2;
-    this.#captured = [];
-    this.#capturedLength = 0;
-  }
-
-  #endElement(index: number): void {
-    this.#bulkLeft = -1;
-    if (index < 2) {
-      const bytes = Buffer.concat(this.#captured);
-      const text = bytes.subarray(0, Math.max(0, bytes.length - 2)).toString(
-        "utf8",
-      );
-      if (index === 0) this.#name = text.toUpperCase();
-      else this.#key = text;
-    }
-    if (--this.#elementsLeft === 0) {
-      this.#onCommand(this.#name, this.#key, this.#elements - 1);
-    }
-  }
 }
 
 /** A real HTTP server on loopback that counts the requests for each path. */
