@@ -15,7 +15,7 @@ import {
   remember,
 } from "../_history/call_history.ts";
 import type { HistoryWrites } from "../_history/writes.ts";
-import { engineOf, findEngine } from "./handle.ts";
+import { engineOf, telemetryOf } from "./handle.ts";
 
 /** For `@traced`: the length of the first argument, an array (storeMany's values, getMany's keys). */
 export const lengthOfFirst = (args: unknown[]): number =>
@@ -50,7 +50,7 @@ export function traced(
       // `arguments`, not a rest parameter: passed straight to apply, it is
       // never made into an array, and this wrapper is on every call.
       const args = arguments as unknown as unknown[];
-      const telemetry = findEngine(this)?.telemetry;
+      const telemetry = telemetryOf(this);
       if (telemetry === undefined) return call.apply(this, args);
       const copied = Array.from(args);
       return telemetry.run(

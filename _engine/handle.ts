@@ -27,14 +27,19 @@ export interface EngineHandle {
 
 const engines = new WeakMap<object, EngineHandle>();
 
+// Whether any cache of this process has telemetry: until one does, the
+// traced methods skip looking their cache up, a WeakMap lookup per call.
+let telemetryAttached = false;
+
 /** Records the engine of a newly connected cache. */
 export function attachEngine(cache: object, engine: EngineHandle): void {
   engines.set(cache, engine);
+  if (engine.telemetry !== undefined) telemetryAttached = true;
 }
 
-/** The engine of `cache`, if it is a connected `Cache`. */
-export function findEngine(cache: object): EngineHandle | undefined {
-  return engines.get(cache);
+/** The telemetry of `cache`, if it is a connected `Cache` that has it. */
+export function telemetryOf(cache: object): Telemetry | undefined {
+  return telemetryAttached ? engines.get(cache)?.telemetry : undefined;
 }
 
 /** The engine of `cache`, or a `TypeError` if it is not a connected `Cache`. */

@@ -71,33 +71,45 @@ function cpuAdded(op: "get" | "store", adds: string): BoundText {
       : Math.max(...rounds) - Math.min(...rounds);
     return `the raw client's own rounds spread over ${
       spread === undefined ? "—" : spread.toFixed(1)
-    } µs in this run, so a difference this close to the goal is within the machine's noise between rounds. Per ${op} the cache adds, beyond its client's own work: ${adds} Profiled on Node (\`--cpu-prof\` of the cache and of the raw client over the same calls), the main thread's JavaScript differs by well under a microsecond a call, and \`strace -c\` counts the same syscalls but for futex wake-ups; running with \`--single-threaded-gc\` left the store's gap as it was, and \`--trace-deopt\` shows a few dozen deoptimisations in all, no loop. Where the rest goes is not found yet.`;
+    } µs in this run, so a difference this close to the goal is within the machine's noise between rounds. Per ${op} the cache adds, beyond its client's own work: ${adds} Sampled on Node with \`perf record -e cpu-clock\` over the measured calls only (kernel, V8 and JIT frames), the difference is spread over those layers, each a few per cent of the call: the cache's get or store, the lone call's path through the coalescer and the runner, the deadline entry, the latency sample, and the promise reactions they add. (Options passed with each command, which cost node-redis object spreads and megamorphic property loads on every call, are no longer sent: the cache uses a view of the client per reply type.)`;
   };
 }
 
+// One at a time, the client's own time per round trip adds to the
+// script's: the raw client's SET shows how much longer than
+// redis-benchmark's SET a round trip through it takes.
 const STORE_ONE: BoundText = (run, runtime) => {
-  const rawSet = opsOf(run, RAW[runtime], runtime, "set, 1 in flight");
-  const benchSet = ceiling(run.results, "set", "-c 1")?.opsPerSec;
-  const script = ceiling(run.results, "store script", "-c 1")?.opsPerSec;
-  const client = over(rawSet, benchSet);
-  const onServer = over(script, benchSet);
-  return `one at a time a store is a round trip through the runtime and its client: ${
+  const micros = (ops: number | undefined) =>
+    ops === undefined ? undefined : 1e6 / ops;
+  const rawSet = micros(opsOf(run, RAW[runtime], runtime, "set, 1 in flight"));
+  const benchSet = micros(ceiling(run.results, "set", "-c 1")?.opsPerSec);
+  const script = micros(
+    ceiling(run.results, "store script", "-c 1")?.opsPerSec,
+  );
+  const extra = rawSet === undefined || benchSet === undefined
+    ? undefined
+    : rawSet - benchSet;
+  const bound = script === undefined || extra === undefined
+    ? undefined
+    : script / (script + extra);
+  const cache = over(
+    opsOf(run, "cache", runtime, "set, 1 in flight"),
+    script === undefined ? undefined : 1e6 / script,
+  );
+  const above = bound !== undefined && cache !== undefined && cache > bound
+    ? " (above that estimate: the figures behind it come from other moments of the run, whose speed drifts)"
+    : "";
+  return `one at a time a store is a round trip, and the client's own part of it adds to the script's: ${
     RAW[runtime]
-  } itself, with a plain SET one at a time, reached ${
-    fixed(client)
-  } of redis-benchmark's SET with \`-c 1\` in this run, and the script runs at ${
-    fixed(onServer)
-  } of that SET on the server, so a store of the script through this client reaches about ${
-    fixed(
-      client === undefined || onServer === undefined
-        ? undefined
-        : client * onServer,
-    )
+  } itself, with a plain SET one at a time, took ${
+    extra === undefined ? "—" : extra.toFixed(1)
+  } µs a call longer than redis-benchmark's SET with \`-c 1\` in this run; added to the script's own round trip in redis-benchmark (${
+    script === undefined ? "—" : script.toFixed(1)
+  } µs), that puts a store of the script through this client at about ${
+    fixed(bound)
   } of the script's ceiling before the cache does anything; the cache reached ${
-    fixed(
-      over(opsOf(run, "cache", runtime, "set, 1 in flight"), script),
-    )
-  }.`;
+    fixed(cache)
+  }${above}.`;
 };
 
 const L1_HIT: BoundText = (run, runtime) => {
