@@ -11,6 +11,7 @@ import {
   connectRaw,
   type RawClient,
   recordFigures,
+  type RedisServer,
   runtime,
   waitFor,
 } from "./_testing/util.ts";
@@ -139,6 +140,169 @@ test("waitReplicas: a store resolves once a replica has it, and says so when too
       error.required === 2,
   );
   assert.equal(await cache.getStr(key), "durable");
+});
+
+// Each primary with the WAITs it ran since `resetWaits`, by port.
+async function primaries(): Promise<{ port: number; raw: RawClient }[]> {
+  const found = [];
+  for (const server of cluster.nodes.filter((server) => server.running)) {
+    const raw = await node(server.port);
+    const [role] = await raw.send("ROLE") as unknown[];
+    if (String(role) === "master") found.push({ port: server.port, raw });
+  }
+  return found;
+}
+
+async function resetWaits(): Promise<void> {
+  for (const { raw } of await primaries()) {
+    await raw.send("CONFIG", "RESETSTAT");
+  }
+}
+
+async function waitsPerPrimary(): Promise<Map<number, number>> {
+  const waits = new Map<number, number>();
+  for (const { port, raw } of await primaries()) {
+    const stats = String(await raw.send("INFO", "commandstats"));
+    waits.set(port, Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0));
+  }
+  return waits;
+}
+
+test("waitReplicas: the writes of one tick to many slots of a primary share one WAIT on it, and none goes to another", async () => {
+  const cache = await connect({ namespace: "pernode", waitReplicas: 1 });
+  await resetWaits();
+  const keys = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => cache.store(bytesOf(i))),
+  );
+  const slots = new Set(keys.map((key) => keySlot(`pernode:${key}`)));
+  const counts = await keysOnPrimaries("pernode:*");
+  assert.ok(
+    slots.size > 50 && counts.every((count) => count > 5),
+    `slots ${slots.size}, keys per primary: ${counts}`,
+  );
+  assert.deepEqual([...(await waitsPerPrimary()).values()], [1, 1, 1]);
+  // A storeMany: node-redis splits the MSET per slot itself.
+  await resetWaits();
+  const many = await cache.storeMany(
+    Array.from({ length: 60 }, (_, i) => bytesOf(i)),
+  );
+  assert.deepEqual([...(await waitsPerPrimary()).values()], [1, 1, 1]);
+  assert.deepEqual(await cache.getMany([...keys, ...many]), [
+    ...Array.from({ length: 60 }, (_, i) => bytesOf(i)),
+    ...Array.from({ length: 60 }, (_, i) => bytesOf(i)),
+  ]);
+});
+
+// The replica of the primary on `port`, and whether that primary serves a key.
+async function replicaOf(primary: RedisServer) {
+  const served = await cluster.slotsServedBy(primary);
+  for (const server of cluster.nodes.filter((server) => server.running)) {
+    const role = await (await node(server.port)).send("ROLE") as unknown[];
+    if (String(role[0]) === "slave" && Number(role[2]) === primary.port) {
+      return {
+        replica: server,
+        serves: (key: string) =>
+          served.some(([first, last]) =>
+            first <= keySlot(key) && keySlot(key) <= last
+          ),
+      };
+    }
+  }
+  throw new Error(`no replica of port ${primary.port}`);
+}
+
+test("waitReplicas: with one primary's replica paused, that primary's writes of a tick are refused after one WAIT, the others' confirmed", async () => {
+  const cache = await connect({
+    namespace: "paused",
+    waitReplicas: 1,
+    timeout: 1_000,
+  });
+  const primary = await cluster.primaryFor("k0");
+  const { replica, serves } = await replicaOf(primary);
+  await resetWaits();
+  // Shorter than the cluster's node timeout, so that no node marks it failed.
+  replica.pause();
+  let outcomes;
+  try {
+    outcomes = await Promise.allSettled(
+      Array.from({ length: 60 }, (_, i) => cache.store(bytesOf(i))),
+    );
+  } finally {
+    replica.resume();
+  }
+  const refused = outcomes.filter((outcome) => outcome.status === "rejected");
+  const kept = outcomes.flatMap((outcome) =>
+    outcome.status === "fulfilled" ? [outcome.value] : []
+  );
+  assert.ok(refused.length > 5, `${refused.length} refused`);
+  for (const { reason } of refused) {
+    assert.ok(
+      reason instanceof ReplicationError && reason.acknowledged === 0,
+      `refused with ${reason}`,
+    );
+  }
+  assert.ok(kept.length > 10, `${kept.length} confirmed`);
+  assert.deepEqual(kept.filter((key) => serves(`paused:${key}`)), []);
+  // The primary has the refused writes, every one of them (keys are UUIDs;
+  // the call history has keys of its own).
+  assert.equal(
+    (await (await node(primary.port)).send(
+      "KEYS",
+      "paused:????????-*",
+    ) as unknown[]).length,
+    refused.length,
+  );
+  assert.deepEqual([...(await waitsPerPrimary()).values()], [1, 1, 1]);
+  await cluster.waitUntilHealthy();
+});
+
+test("waitReplicas: a tagged write, whose script goes a round trip after the call, is refused when its primary's replica is paused", async () => {
+  // A WAIT sent along with the call would go ahead of the script (sent once
+  // the tags' registry has answered), cover none of it, and count the
+  // replica that had the earlier writes. The registry lives elsewhere and
+  // there is no call history, so that no write of theirs ahead of the WAIT
+  // makes it wait by chance.
+  const cache = await connect({
+    namespace: "tagged",
+    waitReplicas: 1,
+    timeout: 600,
+    history: false,
+  });
+  const tags = { tags: ["t"] };
+  await cache.storeMany(["loads", "the", "scripts"], tags);
+  const registry = await cluster.primaryFor("tagged:__tag:s:t");
+  const primary = (await primaries()).find(({ port }) =>
+    port !== registry.port
+  )!;
+  const { replica, serves } = await replicaOf(
+    cluster.nodes.find(({ port }) => port === primary.port)!,
+  );
+  // Writes the replica has, on each node's connection, before it stops.
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => cache.store(bytesOf(i), tags)),
+  );
+  replica.pause();
+  let outcomes;
+  try {
+    outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => cache.store(bytesOf(i), tags)),
+    );
+  } finally {
+    replica.resume();
+  }
+  const confirmed = outcomes.flatMap((outcome) =>
+    outcome.status === "fulfilled" ? [outcome.value] : []
+  );
+  assert.ok(confirmed.length < 20, "every tagged write was confirmed");
+  assert.deepEqual(confirmed.filter((key) => serves(`tagged:${key}`)), []);
+  for (const outcome of outcomes) {
+    if (outcome.status === "fulfilled") continue;
+    assert.ok(
+      outcome.reason instanceof ReplicationError,
+      `refused with ${outcome.reason}`,
+    );
+  }
+  await cluster.waitUntilHealthy();
 });
 
 test("readFromReplicas: gets are served by replicas", async () => {

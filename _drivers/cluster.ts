@@ -4,8 +4,8 @@
 // UNLINK across slots itself; what it cannot split (scripts) is split here.
 
 import { createCluster } from "redis";
-import { groupBySlot } from "./key_slot.ts";
-import type { Driver } from "./driver.ts";
+import { groupBySlot, keySlot } from "./key_slot.ts";
+import type { ClusterPrimary, Driver } from "./driver.ts";
 import {
   COMMAND_OPTIONS,
   connectOwned,
@@ -30,10 +30,17 @@ export interface NodeRedisCluster {
     options?: object,
   ): Promise<unknown>;
   readonly masters: readonly object[];
+  /** The slot table: a new array each time the client learns the topology. */
+  readonly slots: readonly ({ readonly master: ClusterNode } | undefined)[];
   nodeClient(node: object): Promise<unknown>;
   readonly isReady: boolean;
   close(): Promise<unknown>;
   destroy(): void;
+}
+
+/** A node in node-redis's slot table. */
+export interface ClusterNode {
+  readonly address: string;
 }
 
 const TOPOLOGY_REFRESH = 500;
@@ -114,6 +121,26 @@ export class ClusterDriver extends NodeRedisDriver {
       return clients.map((client) =>
         new NodeRedisDriver(singleRoute(client as NodeRedisClient), false)
       );
+    },
+    primaryFor: (key: string): ClusterPrimary | undefined => {
+      const cluster = this.#cluster;
+      // node-redis replaces the whole array when it learns a topology (a
+      // MOVED makes it do so before it sends the command again), so the
+      // same array means every command routed meanwhile went by it.
+      const table = cluster.slots;
+      const node = table[keySlot(key)]?.master;
+      if (node === undefined) return undefined;
+      return {
+        address: node.address,
+        get current() {
+          return cluster.slots === table;
+        },
+        send: async (args) =>
+          await new NodeRedisDriver(
+            singleRoute(await cluster.nodeClient(node) as NodeRedisClient),
+            false,
+          ).send(args),
+      };
     },
   };
 }

@@ -61,6 +61,26 @@ export interface Driver {
 export interface ClusterNodes {
   /** A driver for each primary (`SCAN` walks one node's keys only). */
   primaries(): Promise<Driver[]>;
+  /**
+   * The primary a command for `key` goes to now, as the client's slot table
+   * has it, for a command that must run on the node that got earlier ones
+   * (`WAIT` after writes); `undefined` while no primary serves the slot.
+   */
+  primaryFor(key: string): ClusterPrimary | undefined;
+}
+
+/** One primary of a cluster, as the client's slot table named it at one moment. */
+export interface ClusterPrimary {
+  /** `host:port`: the same for every slot the node serves. */
+  readonly address: string;
+  /**
+   * Whether the client still routes by the slot table this primary was read
+   * from. Once it has learnt another (after a MOVED, a failover), a command
+   * routed since may have gone to another node.
+   */
+  readonly current: boolean;
+  /** Sends one command on this node's connection, behind what was sent there before; replies as {@linkcode Driver.send}. */
+  send(args: readonly RedisArgument[]): Promise<unknown>;
 }
 
 /** How to open a connection of our own. */
