@@ -281,12 +281,18 @@ export class Writes {
     replicas: number,
     call: StoreOptions,
   ): Promise<void> {
+    const writes = redisKeys.map((redisKey, i) => ({
+      redisKey,
+      value: values[i],
+      ttl,
+      tagging,
+    }));
     return this.#runner.run(
       "EVALSHA",
       (driver) =>
         this.#replicas.after(
           driver,
-          this.#tags.write(driver, redisKeys, values, ttl, tagging),
+          this.#tags.write(driver, writes),
           redisKeys,
           replicas,
           call,
