@@ -227,6 +227,41 @@ test("one tags' script writes entries each with its own tags, expiry and grace, 
   assert.deepEqual(await raw.send("KEYS", "one-call:*"), []);
 });
 
+test("a key written twice in one tick ends as its last write says, tagged or not, as one write after the other would leave it", async () => {
+  const cache = await engine("twice");
+  const write = (key: string, value: string, tags?: string[]) =>
+    cache.writes.write(
+      `twice:${key}`,
+      value,
+      undefined,
+      0,
+      {},
+      undefined,
+      tags === undefined ? undefined : taggingFor({ tags }),
+    );
+  await Promise.all([
+    write("retagged", "first", ["a", "first"]),
+    write("retagged", "last", ["b"]),
+    write("untagged last", "tagged", ["a"]),
+    write("untagged last", "plain"),
+    write("tagged last", "plain"),
+    write("tagged last", "tagged", ["b"]),
+  ]);
+  const get = async (key: string) => String(await raw.send("GET", key));
+  assert.equal(await get("twice:retagged"), "last");
+  assert.equal(await get("twice:untagged last"), "plain");
+  assert.equal(await get("twice:tagged last"), "tagged");
+  assert.deepEqual(await membersOf("twice:__tag:k:retagged"), ["b"]);
+  assert.deepEqual(await membersOf("twice:__tag:k:tagged last"), ["b"]);
+  assert.equal(await raw.send("EXISTS", "twice:__tag:i:first"), 0);
+  assert.deepEqual(await membersOf("twice:__tag:i:b"), [
+    "twice:retagged",
+    "twice:tagged last",
+  ]);
+  // An untagged write leaves a key's memberships, as it always has.
+  assert.deepEqual(await membersOf("twice:__tag:i:a"), ["twice:untagged last"]);
+});
+
 test("tags are checked like keys: strings of 1 to 1 024 characters, well formed; repeats count once", () => {
   assert.deepEqual(checkTags(["a", "b", "a"]), ["a", "b"]);
   assert.equal(taggingFor({}), undefined);
