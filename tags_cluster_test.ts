@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 import { Cache } from "./mod.ts";
 import { startCluster } from "./_testing/cluster.ts";
 import { keySlot } from "./_drivers/key_slot.ts";
+import { engineOf } from "./_engine/handle.ts";
 import {
   connectRaw,
   type RawClient,
@@ -271,5 +272,91 @@ test(
     );
     assert.equal(await cache.invalidateTags("new"), items.length);
     assert.deepEqual(await bookkeeping(nodes, "tc-retag"), []);
+  },
+);
+
+test(
+  "in a cluster, 300 tagged stores of one tick with mixed tags go in one registry write per tag, then one script per slot; each tag's indexes hold exactly its keys and its registry exactly their slots",
+  { timeout: 60_000 },
+  async () => {
+    const nodes = await primaries();
+    const cache = await connect("tc-tick");
+    // Loads the scripts on every primary.
+    await cache.storeMany(["warm"], { tags: ["warm"] });
+    assert.equal(await cache.invalidateTags("warm"), 1);
+    const tagsOf = (i: number) =>
+      i % 10 === 0 ? [`seven:${i % 7}`] : [
+        `seven:${i % 7}`,
+        i % 2 ? "odd" : "even",
+      ];
+    const before = await calls(nodes);
+    const keys = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        cache.store(`v${i}`, {
+          tags: tagsOf(i),
+          ...(i % 3 === 0 ? { ttl: 600_000 } : {}),
+        })),
+    );
+    const afterCalls = await calls(nodes);
+    const delta = (command: string) =>
+      (afterCalls.get(command) ?? 0) - (before.get(command) ?? 0);
+    const expected = new Map<string, Set<string>>();
+    keys.forEach((key, i) => {
+      for (const tag of tagsOf(i)) {
+        expected.set(
+          tag,
+          (expected.get(tag) ?? new Set()).add(`tc-tick:${key}`),
+        );
+      }
+    });
+    const slots = new Set(keys.map((key) => keySlot(`tc-tick:${key}`))).size;
+    assert.equal(delta("evalsha"), expected.size + slots);
+    assert.equal(delta("eval"), 0);
+    for (const [i, key] of keys.entries()) {
+      assert.equal(await cache.getStr(key), `v${i}`);
+    }
+    // Each tag's indexes, over all nodes: exactly its keys, in the slots
+    // its registry names.
+    const found = new Map<
+      string,
+      { members: Set<string>; names: Set<string> }
+    >();
+    for (const [node, key] of await bookkeepingByNode(nodes, "tc-tick")) {
+      const index = /^tc-tick:__tag:i:\{(\w+)\}:(.+)$/.exec(key);
+      if (index === null) continue;
+      const [, name, tag] = index;
+      const entry = found.get(tag) ?? { members: new Set(), names: new Set() };
+      found.set(tag, entry);
+      entry.names.add(name);
+      const members = await node.send("ZRANGE", key, "0", "-1") as unknown[];
+      for (const member of members.map(String)) {
+        assert.equal(keySlot(member), keySlot(key), `${member} in ${key}`);
+        entry.members.add(member);
+      }
+    }
+    assert.deepEqual([...found.keys()].sort(), [...expected.keys()].sort());
+    for (const [tag, members] of expected) {
+      assert.deepEqual(
+        [...found.get(tag)!.members].sort(),
+        [...members].sort(),
+      );
+      const registry = await engineOf(cache).send([
+        "ZRANGE",
+        `tc-tick:__tag:s:${tag}`,
+        "0",
+        "-1",
+      ]) as unknown[];
+      assert.deepEqual(
+        registry.map(String).sort(),
+        [...found.get(tag)!.names].sort(),
+        tag,
+      );
+    }
+    assert.equal(await cache.invalidateTags("odd"), expected.get("odd")!.size);
+    assert.equal(
+      await cache.invalidateTags(...expected.keys()),
+      300 - expected.get("odd")!.size,
+    );
+    assert.deepEqual(await bookkeeping(nodes, "tc-tick"), []);
   },
 );

@@ -1,12 +1,13 @@
 // Tags: groups of entries removed (or made stale) at once, in every process.
 // A tagged write adds its key to each tag's index in the same script as the
-// value (one atomic step per slot); invalidateTags deletes the keys an index
-// names and the index, in one script per slot. Reads consult nothing: an
+// value (one atomic step per slot), and the tagged writes of a tick share
+// that script, whatever their tags (`writes.ts`); invalidateTags deletes the
+// keys an index names and the index, in one script per slot. Reads consult nothing: an
 // invalidated entry is gone from Redis, and Redis's tracking pushes drop it
 // from every process's L1, so an untagged or tagged get costs what it did.
 //
 // An index is a sorted set of keys scored by when each expires in Redis
-// (+inf for never), so every tagged write first drops the members that have
+// (+inf for never), so every tags' script first drops the members that have
 // expired, checks two others at random for a delete, and sets the index to
 // expire with its last member. In a cluster there is one index per (tag,
 // slot), named with a hash tag that maps to the slot, and a registry per tag
@@ -17,27 +18,30 @@
 // slot and expiring with it, so whatever removes an entry (or a tagged
 // write that changes its tags) takes it out of its other tags' indexes too.
 
-import { createHash } from "node:crypto";
 import type { Driver } from "../_drivers/driver.ts";
 import { groupBySlot, keySlot } from "../_drivers/key_slot.ts";
 import type { L1 } from "../_l1/l1.ts";
-import { CommandError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { Runner } from "./runner.ts";
+import { EXPIRE, INVALIDATE, REGISTER, Script, WRITE } from "./tag_scripts.ts";
 import { MAX_KEY_LENGTH, TAG_PREFIX } from "./validate.ts";
 
 const SLOTS = 16_384;
-/**
- * How much longer than its entries a registry entry lives, in ms: it is
- * written on another node, before the value, and node clocks may differ.
- */
-const REGISTRY_MARGIN = 60_000;
 
 /** How a write is tagged: its tags, and its grace in ms (0 for none). */
 export interface Tagging {
   readonly tags: readonly string[];
   /** Of the key's Redis expiry, the part after it is fresh: what `expireTags` leaves it. */
   readonly grace: number;
+}
+
+/** A value to write with its tags. */
+export interface TaggedWrite {
+  readonly redisKey: string;
+  readonly value: RedisArgument;
+  /** Its Redis expiry in ms, `undefined` for none. */
+  readonly ttl: number | undefined;
+  readonly tagging: Tagging;
 }
 
 /** A write's `tags` option, checked: `undefined` when there are none. */
@@ -72,264 +76,6 @@ export function checkTags(tags: readonly unknown[]): string[] {
   return [...new Set(tags as string[])];
 }
 
-// The server's clock in ms: every expiry the scripts compare is Redis's own.
-const NOW = `local clock = redis.call("TIME")
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-`;
-
-// Lets a sorted set (and its companion hash, if given) expire with its
-// last member.
-const EXPIRE_WITH_LAST = `local function expireWithLast(set, companion)
-  local last = redis.call("ZRANGE", set, -1, -1, "WITHSCORES")
-  local keys = {set, companion}
-  for _, key in ipairs(keys) do
-    if last[2] == nil then
-      redis.call("UNLINK", key)
-    elseif last[2] == "inf" then
-      redis.call("PERSIST", key)
-    else
-      redis.call("PEXPIREAT", key, last[2])
-    end
-  end
-end
-`;
-
-// The names of one slot's bookkeeping, built here from the namespace
-// (ARGV) and the slot's hash tag (`{name}:` in a cluster, else empty):
-// an entry's other tags are known only once its reverse index is read,
-// inside the script, so their keys cannot be passed as KEYS. Every name
-// carries the slot's hash tag, so all stay in the script's one slot.
-// `forget` takes a member out of every tag its reverse index lists and
-// drops the reverse index: for entries that are gone.
-const NAMES = `local function names(prefix, at)
-  local function index(tag) return prefix .. "${TAG_PREFIX}i:" .. at .. tag end
-  local function graces(tag) return prefix .. "${TAG_PREFIX}g:" .. at .. tag end
-  local function reverse(member)
-    return prefix .. "${TAG_PREFIX}k:" .. at .. string.sub(member, #prefix + 1)
-  end
-  local function forget(member)
-    local reversed = reverse(member)
-    for _, tag in ipairs(redis.call("SMEMBERS", reversed)) do
-      redis.call("ZREM", index(tag), member)
-      redis.call("HDEL", graces(tag), member)
-    end
-    redis.call("UNLINK", reversed)
-  end
-  return index, graces, reverse, forget
-end
-`;
-
-// Removes an index's members that are gone: expired (at most 1 000 a write,
-// to bound the script's time; the index expires with its last member
-// anyway), and two sampled that were deleted. Together they keep an index
-// near its live entries; each goes from its other tags too.
-const PRUNE = `local function prune(index, graces, forget)
-  local expired = redis.call("ZRANGE", index, "-inf", now, "BYSCORE", "LIMIT", 0, 1000)
-  for _, member in ipairs(expired) do
-    redis.call("ZREM", index, member)
-    redis.call("HDEL", graces, member)
-    -- Only if gone: a key written again since, with other tags, has a
-    -- reverse index of its new tags, which this old membership must not
-    -- take it out of.
-    if redis.call("EXISTS", member) == 0 then forget(member) end
-  end
-  for _, member in ipairs(redis.call("ZRANDMEMBER", index, 2)) do
-    if redis.call("EXISTS", member) == 0 then
-      redis.call("ZREM", index, member)
-      redis.call("HDEL", graces, member)
-      forget(member)
-    end
-  end
-end
-`;
-
-/**
- * Writes values and their tag memberships in one step. KEYS: the n value
- * keys, their n reverse indexes, then an index and its grace hash per tag.
- * ARGV: n, the Redis expiry in ms (0 for none), the grace in ms, the
- * namespace's prefix, the slot's hash tag, the number of tags m, the m
- * tags, the values. Pruning comes first, before any value or reverse index
- * of this write exists to be taken for gone; an overwritten key leaves the
- * tags it no longer has.
- */
-const WRITE = `${NOW}${EXPIRE_WITH_LAST}${NAMES}${PRUNE}
-local n = tonumber(ARGV[1])
-local px = tonumber(ARGV[2])
-local grace = tonumber(ARGV[3])
-local index, graces, reverse, forget = names(ARGV[4], ARGV[5])
-local m = tonumber(ARGV[6])
-local tagged = {}
-for t = 7, 6 + m do tagged[ARGV[t]] = true end
-local score = "+inf"
-if px > 0 then score = now + px end
-for j = 2 * n + 1, #KEYS, 2 do
-  prune(KEYS[j], KEYS[j + 1], forget)
-end
-for i = 1, n do
-  local key, reversed = KEYS[i], KEYS[n + i]
-  for _, tag in ipairs(redis.call("SMEMBERS", reversed)) do
-    if not tagged[tag] then
-      redis.call("ZREM", index(tag), key)
-      redis.call("HDEL", graces(tag), key)
-    end
-  end
-  redis.call("DEL", reversed)
-  -- In slices: unpack has a limit (about 8 000) on what it returns.
-  for t = 7, 6 + m, 1000 do
-    redis.call("SADD", reversed, unpack(ARGV, t, math.min(t + 999, 6 + m)))
-  end
-  if px > 0 then
-    redis.call("SET", key, ARGV[6 + m + i], "PX", px)
-    redis.call("PEXPIRE", reversed, px)
-  else
-    redis.call("SET", key, ARGV[6 + m + i])
-  end
-end
-for j = 2 * n + 1, #KEYS, 2 do
-  for i = 1, n do
-    redis.call("ZADD", KEYS[j], score, KEYS[i])
-    if grace > 0 then
-      redis.call("HSET", KEYS[j + 1], KEYS[i], grace)
-    else
-      redis.call("HDEL", KEYS[j + 1], KEYS[i])
-    end
-  end
-  expireWithLast(KEYS[j], KEYS[j + 1])
-end
-return n`;
-
-/**
- * Deletes every key the indexes name, takes each out of its other tags,
- * then deletes the indexes. KEYS: an index and its grace hash per tag.
- * ARGV: "1" to return the keys, the namespace's prefix, the slot's hash
- * tag. Returns how many keys existed, then (if asked) the keys.
- */
-const INVALIDATE = `${NAMES}
-local index, graces, reverse, forget = names(ARGV[2], ARGV[3])
-local removed = 0
-local reply = {0}
-for j = 1, #KEYS, 2 do
-  local members = redis.call("ZRANGE", KEYS[j], 0, -1)
-  for i = 1, #members, 1000 do
-    removed = removed + redis.call("UNLINK", unpack(members, i, math.min(i + 999, #members)))
-  end
-  for _, member in ipairs(members) do forget(member) end
-  if ARGV[1] == "1" then
-    for _, member in ipairs(members) do reply[#reply + 1] = member end
-  end
-  redis.call("UNLINK", KEYS[j], KEYS[j + 1])
-end
-reply[1] = removed
-return reply`;
-
-/**
- * Makes every entry the indexes name stale: its Redis expiry becomes its
- * grace, or it is deleted when it has none. KEYS and ARGV as INVALIDATE's.
- * An entry deleted, or found gone, leaves its other tags too; one made
- * stale keeps them (it still exists), and its reverse index's expiry is
- * lowered with its own, so it never outlives the entry. Returns how many
- * entries it made stale or deleted (entries already in their grace are left
- * as they are), then (if asked) their keys.
- */
-const EXPIRE = `${NOW}${EXPIRE_WITH_LAST}${NAMES}
-local _, _, reverse, forget = names(ARGV[2], ARGV[3])
-local changed = 0
-local reply = {0}
-for j = 1, #KEYS, 2 do
-  local index, graces = KEYS[j], KEYS[j + 1]
-  for _, member in ipairs(redis.call("ZRANGE", index, 0, -1)) do
-    local grace = tonumber(redis.call("HGET", graces, member)) or 0
-    local left = redis.call("PTTL", member)
-    local touched = false
-    if left == -2 then
-      redis.call("ZREM", index, member)
-      redis.call("HDEL", graces, member)
-      forget(member)
-    elseif grace == 0 then
-      redis.call("UNLINK", member)
-      redis.call("ZREM", index, member)
-      redis.call("HDEL", graces, member)
-      forget(member)
-      touched = true
-    elseif left == -1 or left > grace then
-      redis.call("PEXPIRE", member, grace)
-      redis.call("PEXPIRE", reverse(member), grace)
-      redis.call("ZADD", index, now + grace, member)
-      touched = true
-    end
-    if touched then
-      changed = changed + 1
-      if ARGV[1] == "1" then reply[#reply + 1] = member end
-    end
-  end
-  expireWithLast(index, graces)
-end
-reply[1] = changed
-return reply`;
-
-/**
- * Notes that a tag has indexes in some slots of a cluster. KEYS[1]: the
- * tag's registry. ARGV: the entries' Redis expiry in ms (0 for none), then
- * the slots' names.
- */
-const REGISTER = `${NOW}${EXPIRE_WITH_LAST}
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
-local px = tonumber(ARGV[1])
-local score = "+inf"
-if px > 0 then score = now + px + ${REGISTRY_MARGIN} end
-for i = 2, #ARGV do
-  redis.call("ZADD", KEYS[1], "GT", score, ARGV[i])
-end
-expireWithLast(KEYS[1])
-return 1`;
-
-/**
- * A script sent by its SHA1 once the server has it: the first use loads it
- * (EVAL, or SCRIPT LOAD on every primary of a cluster, before a burst of one
- * script per slot), and a server that lost it gets it again (NOSCRIPT).
- */
-class Script {
-  readonly #body: string;
-  readonly #sha: string;
-  #loaded = false;
-
-  constructor(body: string) {
-    this.#body = body;
-    this.#sha = createHash("sha1").update(body).digest("hex");
-  }
-
-  /** Loads the script on every primary of a cluster, once per cache. */
-  async prepare(driver: Driver): Promise<void> {
-    if (this.#loaded || driver.cluster === undefined) return;
-    const nodes = await driver.cluster.primaries();
-    await Promise.all(
-      nodes.map((node) => node.send(["SCRIPT", "LOAD", this.#body])),
-    );
-    this.#loaded = true;
-  }
-
-  async send(
-    driver: Driver,
-    keys: readonly string[],
-    args: readonly RedisArgument[],
-  ): Promise<unknown> {
-    const rest = [String(keys.length), ...keys, ...args];
-    if (!this.#loaded) {
-      const reply = await driver.send(["EVAL", this.#body, ...rest]);
-      this.#loaded = true;
-      return reply;
-    }
-    try {
-      return await driver.send(["EVALSHA", this.#sha, ...rest]);
-    } catch (error) {
-      if (!(error instanceof CommandError && error.code === "NOSCRIPT")) {
-        throw error;
-      }
-      return await driver.send(["EVAL", this.#body, ...rest]);
-    }
-  }
-}
-
 /** One cache's tags. */
 export class Tags {
   readonly #runner: Runner;
@@ -349,58 +95,122 @@ export class Tags {
   }
 
   /**
-   * Writes values under `redisKeys` with one Redis expiry `ttl` (ms, or
-   * undefined for none) and their tag memberships: one script (one per slot
-   * in a cluster, after the tags' registries).
+   * Writes values with their tag memberships, each with its own tags and
+   * expiry: one script for them all (in a cluster one per slot, after the
+   * tags' registries). Entries with different tags share a call rather than
+   * one a tagging: it pays for each tag's pruning and expiry once, and the
+   * call's own cost (most of a lone write's server time) once.
    */
   async write(
     driver: Driver,
-    redisKeys: readonly string[],
-    values: readonly RedisArgument[],
-    ttl: number | undefined,
-    tagging: Tagging,
+    writes: readonly TaggedWrite[],
   ): Promise<void> {
-    const px = String(ttl ?? 0);
-    const send = (positions: readonly number[], slot: string | undefined) =>
-      this.#write.send(driver, [
-        ...positions.map((i) => redisKeys[i]),
-        ...positions.map((i) => this.#reverseKey(redisKeys[i], slot)),
-        ...this.#indexKeys(tagging.tags, slot),
-      ], [
-        String(positions.length),
-        px,
-        String(tagging.grace),
-        ...this.#names(slot),
-        String(tagging.tags.length),
-        ...tagging.tags,
-        ...positions.map((i) => values[i]),
-      ]);
     if (driver.cluster === undefined) {
-      await send(redisKeys.map((_, i) => i), undefined);
+      await this.#send(driver, writes, undefined);
       return;
     }
-    const groups = groupBySlot(redisKeys);
-    const slots = groups.map((group) => keySlot(redisKeys[group[0]]));
-    const names = slots.map((slot) => this.#slotName(slot));
-    for (const [i, slot] of slots.entries()) {
-      const index = this.#indexKeys(tagging.tags.slice(0, 1), names[i])[0];
-      const reverse = this.#reverseKey(redisKeys[groups[i][0]], names[i]);
+    const groups = groupBySlot(writes.map((write) => write.redisKey));
+    const names = groups.map((group) => {
+      const first = writes[group[0]];
+      const slot = keySlot(first.redisKey);
+      const name = this.#slotName(slot);
+      const index = this.#indexKeys(first.tagging.tags.slice(0, 1), name)[0];
+      const reverse = this.#reverseKey(first.redisKey, name);
       if (keySlot(index) !== slot || keySlot(reverse) !== slot) {
         throw new RangeError(
           "tags in a cluster need a namespace without an empty hash tag ({})",
         );
       }
-    }
+      return name;
+    });
+    // Each tag's registry names the slots it has entries in, and lives as
+    // long as the longest-lived of them (0: one that never expires).
+    const registries = new Map<string, { px: number; names: Set<string> }>();
+    groups.forEach((group, i) => {
+      for (const position of group) {
+        const { ttl, tagging } = writes[position];
+        const px = ttl ?? 0;
+        for (const tag of tagging.tags) {
+          const registry = registries.get(tag);
+          if (registry === undefined) {
+            registries.set(tag, { px, names: new Set([names[i]]) });
+            continue;
+          }
+          if (registry.px !== 0 && (px === 0 || px > registry.px)) {
+            registry.px = px;
+          }
+          registry.names.add(names[i]);
+        }
+      }
+    });
     await Promise.all([
       this.#register.prepare(driver),
       this.#write.prepare(driver),
     ]);
     await Promise.all(
-      tagging.tags.map((tag) =>
-        this.#register.send(driver, [this.#registryKey(tag)], [px, ...names])
+      [...registries].map(([tag, { px, names }]) =>
+        this.#register.send(driver, [this.#registryKey(tag)], [
+          String(px),
+          ...names,
+        ])
       ),
     );
-    await Promise.all(groups.map((group, i) => send(group, names[i])));
+    await Promise.all(
+      groups.map((group, i) =>
+        this.#send(driver, group.map((position) => writes[position]), names[i])
+      ),
+    );
+  }
+
+  // One WRITE script: its tags each once, and each entry's tags as their
+  // positions among them. Entries of one tagging (a storeMany) share one
+  // list of positions.
+  #send(
+    driver: Driver,
+    writes: readonly TaggedWrite[],
+    slot: string | undefined,
+  ): Promise<unknown> {
+    const tags: string[] = [];
+    const positions = new Map<string, string>();
+    const entries: RedisArgument[] = [];
+    let last: Tagging | undefined;
+    let lastPositions: string[] = [];
+    for (const { value, ttl, tagging } of writes) {
+      if (tagging !== last) {
+        last = tagging;
+        lastPositions = tagging.tags.map((tag) => {
+          let position = positions.get(tag);
+          if (position === undefined) {
+            tags.push(tag);
+            positions.set(tag, position = String(tags.length));
+          }
+          return position;
+        });
+      }
+      entries.push(
+        value,
+        String(ttl ?? 0),
+        String(tagging.grace),
+        String(lastPositions.length),
+      );
+      // Not spread into push: an entry may have more tags than a call takes
+      // arguments.
+      for (const position of lastPositions) entries.push(position);
+    }
+    const keys = writes.map((write) => write.redisKey);
+    for (const write of writes) {
+      keys.push(this.#reverseKey(write.redisKey, slot));
+    }
+    return this.#write.send(driver, [
+      ...keys,
+      ...this.#indexKeys(tags, slot),
+    ], [
+      String(writes.length),
+      ...this.#names(slot),
+      String(tags.length),
+      ...tags,
+      ...entries,
+    ]);
   }
 
   /** `Cache.invalidateTags`: deletes every entry with any of `tags`; how many there were. */

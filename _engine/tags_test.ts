@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { redisForThisFile, waitFor } from "../_testing/util.ts";
 import { type Engine, openEngine } from "./engine.ts";
-import { checkTags, taggingFor } from "./tags.ts";
+import { checkTags, type TaggedWrite, taggingFor } from "./tags.ts";
 
 const { server, raw } = await redisForThisFile();
 
@@ -140,6 +140,126 @@ test("a tagged overwrite takes the key out of the tags it no longer has, and its
   assert.equal(await cache.tags.invalidate(["new"]), 0);
   assert.equal(await cache.tags.invalidate(["both"]), 1);
   assert.deepEqual(await raw.send("KEYS", "overwrite:*"), []);
+});
+
+// A sorted set's or hash's members, or a set's, sorted; [] when it is gone.
+async function membersOf(key: string): Promise<string[]> {
+  const command = {
+    zset: ["ZRANGE", key, "0", "-1"],
+    hash: ["HKEYS", key],
+    set: ["SMEMBERS", key],
+  }[String(await raw.send("TYPE", key))];
+  if (command === undefined) return [];
+  return ((await raw.send(...command)) as unknown[]).map(String).sort();
+}
+
+test("one tags' script writes entries each with its own tags, expiry and grace, and a key given twice ends as its last entry says, as one write after the other would", async () => {
+  const cache = await engine("one-call");
+  const driver = cache.runner.driver!;
+  const entry = (
+    key: string,
+    value: string,
+    ttl: number | undefined,
+    tags: string[],
+    grace = 0,
+  ): TaggedWrite => ({
+    redisKey: `one-call:${key}`,
+    value,
+    ttl,
+    tagging: { tags, grace },
+  });
+  await cache.tags.write(driver, [
+    entry("old", "o1", undefined, ["gone", "kept"], 1_000),
+  ]);
+  await cache.tags.write(driver, [
+    entry("a", "A", 60_000, ["x"]),
+    entry("b", "B", undefined, ["x", "y"], 5_000),
+    entry("old", "o2", 30_000, ["kept", "y"]),
+    entry("twice", "first", undefined, ["x", "first"], 2_000),
+    entry("twice", "last", 60_000, ["y"]),
+  ]);
+  const values = await Promise.all(
+    ["a", "b", "old", "twice"].map((key) => raw.send("GET", `one-call:${key}`)),
+  );
+  assert.deepEqual(values.map(String), ["A", "B", "o2", "last"]);
+  const tag = (kind: string, name: string) => `one-call:__tag:${kind}:${name}`;
+  const key = (name: string) => `one-call:${name}`;
+  // Each index holds exactly its keys; the tags no entry has now are gone.
+  assert.deepEqual(await membersOf(tag("i", "x")), [key("a"), key("b")]);
+  assert.deepEqual(
+    await membersOf(tag("i", "y")),
+    [key("b"), key("old"), key("twice")],
+  );
+  assert.deepEqual(await membersOf(tag("i", "kept")), [key("old")]);
+  for (const gone of ["gone", "first"]) {
+    assert.equal(await raw.send("EXISTS", tag("i", gone), tag("g", gone)), 0);
+  }
+  // Graces: b's in both its tags; old's went with its new grace of 0.
+  assert.deepEqual(await membersOf(tag("g", "x")), [key("b")]);
+  assert.deepEqual(await membersOf(tag("g", "y")), [key("b")]);
+  assert.equal(String(await raw.send("HGET", tag("g", "y"), key("b"))), "5000");
+  assert.equal(await raw.send("EXISTS", tag("g", "kept")), 0);
+  // Reverse indexes: each key's tags, expiring with it.
+  assert.deepEqual(await membersOf(tag("k", "a")), ["x"]);
+  assert.deepEqual(await membersOf(tag("k", "b")), ["x", "y"]);
+  assert.deepEqual(await membersOf(tag("k", "old")), ["kept", "y"]);
+  assert.deepEqual(await membersOf(tag("k", "twice")), ["y"]);
+  assert.equal(await pttl(tag("k", "b")), -1);
+  const old = await pttl(tag("k", "old"));
+  assert.ok(old > 29_000 && old <= 30_000, `old's reverse index: ${old}`);
+  assert.ok(await pttl(key("twice")) > 59_000);
+  assert.ok(await pttl(tag("k", "twice")) > 59_000);
+  // Scores: each member's own expiry, +inf for none (RESP2 says "inf").
+  const score = async (member: string) => {
+    const reply = String(await raw.send("ZSCORE", tag("i", "y"), key(member)));
+    return reply === "inf" ? Infinity : Number(reply);
+  };
+  assert.equal(await score("b"), Infinity);
+  const twice = await score("twice");
+  assert.ok(twice - Date.now() > 59_000, `twice's score: ${twice}`);
+
+  assert.equal(await cache.tags.invalidate(["x"]), 2);
+  assert.deepEqual(
+    await membersOf(tag("i", "y")),
+    [key("old"), key("twice")],
+  );
+  assert.equal(await cache.tags.invalidate(["y"]), 2);
+  assert.deepEqual(await raw.send("KEYS", "one-call:*"), []);
+});
+
+test("a key written twice in one tick ends as its last write says, tagged or not, as one write after the other would leave it", async () => {
+  const cache = await engine("twice");
+  const write = (key: string, value: string, tags?: string[]) =>
+    cache.writes.write(
+      `twice:${key}`,
+      value,
+      undefined,
+      0,
+      {},
+      undefined,
+      tags === undefined ? undefined : taggingFor({ tags }),
+    );
+  await Promise.all([
+    write("retagged", "first", ["a", "first"]),
+    write("retagged", "last", ["b"]),
+    write("untagged last", "tagged", ["a"]),
+    write("untagged last", "plain"),
+    write("tagged last", "plain"),
+    write("tagged last", "tagged", ["b"]),
+  ]);
+  const get = async (key: string) => String(await raw.send("GET", key));
+  assert.equal(await get("twice:retagged"), "last");
+  assert.equal(await get("twice:untagged last"), "plain");
+  assert.equal(await get("twice:tagged last"), "tagged");
+  assert.deepEqual(await membersOf("twice:__tag:k:retagged"), ["b"]);
+  assert.deepEqual(await membersOf("twice:__tag:k:tagged last"), ["b"]);
+  assert.equal(await raw.send("EXISTS", "twice:__tag:i:first"), 0);
+  assert.deepEqual(await membersOf("twice:__tag:i:b"), [
+    "twice:retagged",
+    "twice:tagged last",
+  ]);
+  // An untagged write leaves a key's memberships, as it always has.
+  assert.deepEqual(await membersOf("twice:__tag:i:a"), ["twice:untagged last"]);
 });
 
 test("tags are checked like keys: strings of 1 to 1 024 characters, well formed; repeats count once", () => {

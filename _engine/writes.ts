@@ -1,9 +1,10 @@
 // The write path. Every write of a value goes through `write`, which picks
 // one of two ways: in this tick's batch (one MSET, or one script with the
-// Python history, for all the plain writes of a tick) or alone (its own SET,
-// and WAIT when replicas are asked for). `store` adds its call history, in
-// the batch's script when it fits, else as the history's own commands.
-// A tagged write goes alone, in the tags' script (`tags.ts`).
+// Python history, for all the plain writes of a tick; one tags' script for
+// the tagged ones, whatever their tags) or alone (its own SET or tags'
+// script, and WAIT when replicas are asked for). `store` adds its call
+// history, in the batch's script when it fits, else as the history's own
+// commands.
 
 import type { Driver } from "../_drivers/driver.ts";
 import { groupBySlot } from "../_drivers/key_slot.ts";
@@ -22,14 +23,25 @@ import type { L1 } from "../_l1/l1.ts";
 import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
 import { CacheError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
+import { cutsOf } from "./batch_parts.ts";
 import { type BatchResult, Coalescer } from "./coalescer.ts";
 import { stringifyExactly } from "./json.ts";
 import type { Replicas } from "./replicas.ts";
 import type { Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
-import { type Tagging, taggingFor, type Tags } from "./tags.ts";
+import {
+  type TaggedWrite,
+  type Tagging,
+  taggingFor,
+  type Tags,
+} from "./tags.ts";
 import { checkOptions, encodeValue, NO_OPTIONS } from "./validate.ts";
+
+// How many tagged writes of a batch one tags' script takes at most: a tick
+// of thousands is cut into calls the server runs one after another, each
+// short enough not to hold up other clients' commands for long.
+const TAGGED_PER_SCRIPT = 1_000;
 
 // Stores many values with one expiry atomically, in one command.
 const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
@@ -44,6 +56,8 @@ interface PendingWrite {
   ttl: number | undefined;
   /** What the call history records of it, when store keeps one. */
   record?: StoreRecord;
+  /** Its tags, when it has some: it goes in the tags' script. */
+  tagging?: Tagging;
 }
 
 /** `SET key value`, with `PX ttl` when there is an expiry. */
@@ -73,6 +87,9 @@ export class Writes {
   readonly #tags: Tags;
   readonly #prefix: string;
   readonly #batch: Coalescer<PendingWrite, unknown> | undefined;
+  // Whether the batch holds a store recorded in the history script, which a
+  // store recording its history apart must let go first.
+  #recordedInBatch = false;
 
   constructor(
     settings: Settings,
@@ -92,41 +109,50 @@ export class Writes {
     this.#history = history;
     this.#prefix = settings.prefix;
     this.#batch = settings.coalesce
-      // Plain writes are counted by their batch, on their way to their
-      // callers: one pass instead of a promise layer each. Those with a
-      // record count themselves, after their script's verdict.
+      // Plain and tagged writes are counted by their batch, on their way to
+      // their callers: one pass instead of a promise layer each. Those with
+      // a record count themselves, after their script's verdict. A batch is
+      // named (for its deadline and onError) after its first write's command.
       ? new Coalescer<PendingWrite, unknown>(
-        (writes) =>
-          runner.run("MSET", (driver) => this.#sendBatch(driver, writes))
-            .then((results) => {
-              writes.forEach((write, i) => {
-                if (
-                  write.record === undefined && !(results[i] instanceof Error)
-                ) {
-                  this.#stats.stores++;
-                }
-              });
-              return results;
-            }),
-        (write, resolve, reject) =>
-          write.record === undefined
-            ? runner.runInto(
-              "SET",
-              sendSet,
-              write,
-              NO_OPTIONS,
-              resolve,
-              reject,
-              this.#countStore,
-            )
-            : runner.runInto(
+        (writes) => {
+          this.#recordedInBatch = false;
+          return runner.run(
+            writes[0].tagging === undefined ? "MSET" : "EVALSHA",
+            (driver) => this.#sendBatch(driver, writes),
+          ).then((results) => {
+            writes.forEach((write, i) => {
+              if (
+                write.record === undefined && !(results[i] instanceof Error)
+              ) {
+                this.#stats.stores++;
+              }
+            });
+            return results;
+          });
+        },
+        (write, resolve, reject) => {
+          this.#recordedInBatch = false;
+          if (write.record !== undefined) {
+            runner.runInto(
               "EVAL",
               (driver) => history.sendScript(driver, [write as RecordedWrite]),
               undefined,
               NO_OPTIONS,
               resolve,
               reject,
-            ),
+            );
+          } else {
+            runner.runInto(
+              write.tagging === undefined ? "SET" : "EVALSHA",
+              write.tagging === undefined ? sendSet : this.#sendTagged,
+              write,
+              NO_OPTIONS,
+              resolve,
+              reject,
+              this.#countStore,
+            );
+          }
+        },
       )
       : undefined;
   }
@@ -213,11 +239,11 @@ export class Writes {
 
   /**
    * Writes one value: one SET, with the expiry in the same command when
-   * there is one. Plain writes (no signal, timeout or replicas of their
-   * own) made in the same tick share one MSET, one deadline and one latency
-   * sample. A store's `record` goes in the same script as its value when it
-   * can, else as the history's own commands around the SET. A tagged
-   * write goes alone, in the tags' script, its history around it.
+   * there is one, or with tags the tags' script. Plain writes (no signal,
+   * timeout or replicas of their own) made in the same tick share one
+   * MSET, one deadline and one latency sample, and those with tags one
+   * tags' script. A store's `record` goes in the same script as its value
+   * when it can, else as the history's own commands around the write.
    */
   write(
     redisKey: string,
@@ -229,16 +255,6 @@ export class Writes {
     tagging?: Tagging,
   ): Promise<unknown> {
     this.#l1?.invalidate(redisKey);
-    if (tagging !== undefined) {
-      this.#batch?.flush();
-      const send = () =>
-        this.writeTagged([redisKey], [value], ttl, tagging, replicas, call);
-      if (record === undefined) return send();
-      return this.#history.recordApart(
-        record.input,
-        () => send().then(() => record.output),
-      ).then(() => {});
-    }
     const batch = replicas === 0 && this.#settings.sharesBatch(call) &&
         this.#runner.driver?.connected !== false
       ? this.#batch
@@ -246,30 +262,44 @@ export class Writes {
     // A write that goes alone lets those of this tick go first, so writes
     // reach Redis (and the Python history its outputs) in the order made.
     if (batch === undefined) this.#batch?.flush();
+    if (tagging !== undefined) {
+      // The batch counts what it writes.
+      const send = () =>
+        batch === undefined
+          ? this.writeTagged([redisKey], [value], ttl, tagging, replicas, call)
+          : batch.add({ redisKey, value, ttl, tagging });
+      return record === undefined ? send() : this.#recordApart(record, send);
+    }
     if (record === undefined) {
       return this.#send(redisKey, value, ttl, call, replicas, batch);
     }
     const send = () => this.#send(redisKey, value, ttl, call, replicas, batch);
-    const recordApart = () => {
-      // Scripts of this tick go first: their inputs were made first, and
-      // inputs and outputs must land in the same order.
-      this.#batch?.flush();
-      return this.#history.recordApart(
-        record.input,
-        () => send().then(() => record.output),
-      ).then(() => {});
-    };
     if (
       batch === undefined ||
       !this.#history.fitsScript(this.#runner.driver, value)
     ) {
-      return recordApart();
+      return this.#recordApart(record, send);
     }
+    this.#recordedInBatch = true;
     return batch.add({ redisKey, value, ttl, record }).then((result) => {
-      if (result === SCRIPT_REFUSED) return recordApart();
+      if (result === SCRIPT_REFUSED) return this.#recordApart(record, send);
       this.#stats.stores++;
       return undefined;
     });
+  }
+
+  // A store with its history as the history's own commands around `send`.
+  // Stores recorded in the batch's script go first: their inputs were made
+  // first, and inputs and outputs must land in the same order.
+  #recordApart(
+    record: StoreRecord,
+    send: () => Promise<unknown>,
+  ): Promise<unknown> {
+    if (this.#recordedInBatch) this.#batch?.flush();
+    return this.#history.recordApart(
+      record.input,
+      () => send().then(() => record.output),
+    ).then(() => {});
   }
 
   /** Values with their tag memberships, in the tags' script(s). */
@@ -281,12 +311,18 @@ export class Writes {
     replicas: number,
     call: StoreOptions,
   ): Promise<void> {
+    const writes = redisKeys.map((redisKey, i) => ({
+      redisKey,
+      value: values[i],
+      ttl,
+      tagging,
+    }));
     return this.#runner.run(
       "EVALSHA",
       (driver) =>
         this.#replicas.after(
           driver,
-          this.#tags.write(driver, redisKeys, values, ttl, tagging),
+          this.#tags.write(driver, writes),
           redisKeys,
           replicas,
           call,
@@ -343,6 +379,10 @@ export class Writes {
     return written.then(this.#counted);
   }
 
+  // A lone tagged write of the batch; made once, as the hot path's callback.
+  readonly #sendTagged = (driver: Driver, write: PendingWrite) =>
+    this.#tags.write(driver, [write as TaggedWrite]);
+
   // Counts a store; made once, as the hot path's callback.
   readonly #counted = (): void => {
     this.#stats.stores++;
@@ -385,22 +425,53 @@ export class Writes {
     }));
   }
 
-  // A tick's batch: the recorded stores in one script, the others in one
-  // #setMany per expiry among them; a failed command fails only its own
-  // writes.
+  // A tick's batch, in parts when it must be cut (`batch_parts.ts`), each
+  // part sent once the one before it has been answered.
   #sendBatch(
     driver: Driver,
     writes: readonly PendingWrite[],
   ): Promise<BatchResult<unknown>[]> {
-    const recorded: number[] = [];
-    const byTtl = new Map<number | undefined, number[]>();
-    writes.forEach(({ ttl, record }, i) => {
-      if (record !== undefined) return void recorded.push(i);
-      const group = byTtl.get(ttl);
-      if (group === undefined) byTtl.set(ttl, [i]);
-      else group.push(i);
-    });
     const results: BatchResult<unknown>[] = new Array(writes.length);
+    const cuts = cutsOf(writes, TAGGED_PER_SCRIPT);
+    if (cuts.length === 0) {
+      return this.#sendPart(driver, writes, 0, writes.length, results).then(
+        () => results,
+      );
+    }
+    return (async () => {
+      let from = 0;
+      for (const to of [...cuts, writes.length]) {
+        await this.#sendPart(driver, writes, from, to, results);
+        from = to;
+      }
+      return results;
+    })();
+  }
+
+  // The writes from `from` to `to` of a batch: the recorded stores in one
+  // script, the tagged writes in one tags' script, the others in one
+  // #setMany per expiry among them; a failed command fails only its own
+  // writes, each of their callers with the same scrubbed error.
+  #sendPart(
+    driver: Driver,
+    writes: readonly PendingWrite[],
+    from: number,
+    to: number,
+    results: BatchResult<unknown>[],
+  ): Promise<unknown> {
+    const recorded: number[] = [];
+    const tagged: number[] = [];
+    const byTtl = new Map<number | undefined, number[]>();
+    for (let i = from; i < to; i++) {
+      const { ttl, record, tagging } = writes[i];
+      if (record !== undefined) recorded.push(i);
+      else if (tagging !== undefined) tagged.push(i);
+      else {
+        const group = byTtl.get(ttl);
+        if (group === undefined) byTtl.set(ttl, [i]);
+        else group.push(i);
+      }
+    }
     const failAll = (group: number[], command: string) => (error: unknown) => {
       const failed = this.#runner.failed(
         redact(
@@ -424,6 +495,17 @@ export class Writes {
         failAll(group, ttl === undefined ? "MSET" : "EVAL"),
       )
     );
+    if (tagged.length > 0) {
+      sent.push(
+        this.#tags.write(
+          driver,
+          tagged.map((i) => writes[i] as TaggedWrite),
+        ).then(
+          () => tagged.forEach((i) => results[i] = undefined),
+          failAll(tagged, "EVALSHA"),
+        ),
+      );
+    }
     for (let start = 0; start < recorded.length; start += RECORDED_STORE_MAX) {
       const group = recorded.slice(start, start + RECORDED_STORE_MAX);
       sent.push(
@@ -436,6 +518,6 @@ export class Writes {
         ),
       );
     }
-    return Promise.all(sent).then(() => results);
+    return Promise.all(sent);
   }
 }
