@@ -10,7 +10,8 @@ import { after, test } from "node:test";
 import { Cache } from "./mod.ts";
 import { engineOf } from "./_engine/handle.ts";
 import type { CacheError } from "./errors.ts";
-import { redisForThisFile, startCountingProxy } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/util.ts";
+import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();
 
