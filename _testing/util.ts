@@ -24,17 +24,20 @@ import type { RedisClientLike } from "../redis_client.ts";
 // ran (Bun and Node fail the run): an error no test can catch is a failure
 // of the run, so on Deno it ends the file's process, which the runner then
 // counts as failed.
-// Errors a test has declared to be its runtime's own (see tolerateUncaught).
+// Errors a test has declared to be its runtime's own (see tolerateUncaught),
+// each with how many more of them may pass.
 const toleratedErrors: {
   matches: (error: unknown) => boolean;
   why: string;
+  left: number;
 }[] = [];
 if ("Deno" in globalThis) {
   globalThis.addEventListener("error", (event) => {
-    const tolerated = toleratedErrors.find(({ matches }) =>
-      matches(event.error)
+    const tolerated = toleratedErrors.find(({ matches, left }) =>
+      left > 0 && matches(event.error)
     );
     if (tolerated !== undefined) {
+      tolerated.left--;
       console.error(`tolerated an uncaught error: ${tolerated.why}`);
       event.preventDefault();
       return;
@@ -46,16 +49,23 @@ if ("Deno" in globalThis) {
 }
 
 /**
- * Lets the rest of this test file's run go on past uncaught errors that
- * `matches`: for a runtime's own bug that throws where no listener of any
- * library can catch it (Deno only; Bun and Node report such errors to the
- * test). Each one is printed with `why`.
+ * Lets the test go on past at most `limit` uncaught errors that `matches`,
+ * until the returned handle is disposed: for a runtime's own fault that no
+ * library can handle (on Deno; Bun and Node report such errors to the test
+ * themselves). Each one is printed with `why`.
  */
 export function tolerateUncaught(
   matches: (error: unknown) => boolean,
+  limit: number,
   why: string,
-): void {
-  toleratedErrors.push({ matches, why });
+): Disposable {
+  const entry = { matches, why, left: limit };
+  toleratedErrors.push(entry);
+  return {
+    [Symbol.dispose]: () => {
+      toleratedErrors.splice(toleratedErrors.indexOf(entry), 1);
+    },
+  };
 }
 
 const HOST = "127.0.0.1";

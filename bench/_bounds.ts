@@ -77,7 +77,8 @@ function cpuAdded(op: "get" | "store", adds: string): BoundText {
 
 // One at a time, the client's own time per round trip adds to the
 // script's: the raw client's SET shows how much longer than
-// redis-benchmark's SET a round trip through it takes.
+// redis-benchmark's SET a round trip through it takes. An estimate from
+// figures measured at other moments of the run, so worded as one.
 const STORE_ONE: BoundText = (run, runtime) => {
   const micros = (ops: number | undefined) =>
     ops === undefined ? undefined : 1e6 / ops;
@@ -86,30 +87,28 @@ const STORE_ONE: BoundText = (run, runtime) => {
   const script = micros(
     ceiling(run.results, "store script", "-c 1")?.opsPerSec,
   );
-  const extra = rawSet === undefined || benchSet === undefined
-    ? undefined
-    : rawSet - benchSet;
-  const bound = script === undefined || extra === undefined
-    ? undefined
-    : script / (script + extra);
-  const cache = over(
+  const cache = fixed(over(
     opsOf(run, "cache", runtime, "set, 1 in flight"),
     script === undefined ? undefined : 1e6 / script,
-  );
-  const above = bound !== undefined && cache !== undefined && cache > bound
-    ? " (above that estimate: the figures behind it come from other moments of the run, whose speed drifts)"
-    : "";
+  ));
+  if (rawSet === undefined || benchSet === undefined || script === undefined) {
+    return `one at a time a store is a round trip through the runtime and its client; the cache reached ${cache}.`;
+  }
+  const extra = rawSet - benchSet;
+  if (extra <= 0) {
+    return `one at a time a store is a round trip through the runtime and its client, but ${
+      RAW[runtime]
+    }'s own SET was no slower than redis-benchmark's in this run, so the client explains none of the gap; the cache reached ${cache}.`;
+  }
   return `one at a time a store is a round trip, and the client's own part of it adds to the script's: ${
     RAW[runtime]
   } itself, with a plain SET one at a time, took ${
-    extra === undefined ? "—" : extra.toFixed(1)
+    extra.toFixed(1)
   } µs a call longer than redis-benchmark's SET with \`-c 1\` in this run; added to the script's own round trip in redis-benchmark (${
-    script === undefined ? "—" : script.toFixed(1)
-  } µs), that puts a store of the script through this client at about ${
-    fixed(bound)
-  } of the script's ceiling before the cache does anything; the cache reached ${
-    fixed(cache)
-  }${above}.`;
+    script.toFixed(1)
+  } µs), that estimates a store of the script through this client at about ${
+    fixed(script / (script + extra))
+  } of the script's ceiling before the cache does anything; the cache reached ${cache}.`;
 };
 
 const L1_HIT: BoundText = (run, runtime) => {
