@@ -305,6 +305,74 @@ test("waitReplicas: a tagged write, whose script goes a round trip after the cal
   await cluster.waitUntilHealthy();
 });
 
+test("waitReplicas: a write an ASK sent to the importing node is refused, not confirmed by the migrating node's replicas", async () => {
+  // Every key of the namespace is in the slot of "mig". While it migrates
+  // from A to B, A takes writes of keys it holds and sends the others to B
+  // with an ASK, and node-redis follows it without a new slot table.
+  const cache = await connect({
+    namespace: "{mig}",
+    waitReplicas: 1,
+    timeout: 600,
+    history: false,
+  });
+  const slot = String(keySlot("mig"));
+  const source = await cluster.primaryFor("mig");
+  const { port, raw: b } = (await primaries()).find(({ port }) =>
+    port !== source.port
+  )!;
+  const target = cluster.nodes.find((server) => server.port === port)!;
+  const a = await node(source.port);
+  const [aId, bId] = [
+    String(await a.send("CLUSTER", "MYID")),
+    String(await b.send("CLUSTER", "MYID")),
+  ];
+  // A normal batch, one write in the slot, the others across slots, is
+  // confirmed, with the check of each slot in it.
+  const other = await connect({ namespace: "normal", waitReplicas: 1 });
+  const before = await Promise.all([
+    cache.store("before"),
+    ...Array.from({ length: 20 }, (_, i) => other.store(bytesOf(i))),
+  ]);
+  assert.equal(before.length, 21);
+  const { replica } = await replicaOf(target);
+  let outcome;
+  let taken;
+  await b.send("CLUSTER", "SETSLOT", slot, "IMPORTING", aId);
+  try {
+    await a.send("CLUSTER", "SETSLOT", slot, "MIGRATING", bId);
+    // Shorter than the cluster's node timeout, so that no node marks it failed.
+    replica.pause();
+    try {
+      outcome = await Promise.allSettled([cache.store("x")]);
+    } finally {
+      replica.resume();
+    }
+  } finally {
+    // The write B took in a slot it will not own: gone before B gives the
+    // slot up (ASKING lets B answer for it once).
+    taken = await b.send("KEYS", "{mig}:*") as unknown[];
+    for (const key of taken) {
+      await b.send("ASKING");
+      await b.send("DEL", String(key));
+    }
+    await a.send("CLUSTER", "SETSLOT", slot, "STABLE");
+    await b.send("CLUSTER", "SETSLOT", slot, "STABLE");
+  }
+  assert.equal(taken.length, 1, "the write did not go to B");
+  const [result] = outcome!;
+  assert.equal(result.status, "rejected", "the write B took was confirmed");
+  assert.ok(
+    result.reason instanceof ReplicationError &&
+      result.reason.acknowledged === 0 &&
+      /ASK/.test(String((result.reason.cause as Error)?.message)),
+    `refused with ${result.reason} (${result.reason?.cause})`,
+  );
+  // The slot is A's again: the cache writes there and is confirmed.
+  assert.equal(await cache.getStr(await cache.store("after")), "after");
+  assert.equal(await cache.getStr(before[0]), "before");
+  await cluster.waitUntilHealthy();
+});
+
 test("readFromReplicas: gets are served by replicas", async () => {
   const writer = await connect({ namespace: "replicas", waitReplicas: 1 });
   const reader = await connect({

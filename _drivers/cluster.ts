@@ -124,16 +124,17 @@ export class ClusterDriver extends NodeRedisDriver {
     },
     primaryFor: (key: string): ClusterPrimary | undefined => {
       const cluster = this.#cluster;
-      // node-redis replaces the whole array when it learns a topology (a
-      // MOVED makes it do so before it sends the command again), so the
-      // same array means every command routed meanwhile went by it.
-      const table = cluster.slots;
-      const node = table[keySlot(key)]?.master;
+      const slot = keySlot(key);
+      const node = cluster.slots[slot]?.master;
       if (node === undefined) return undefined;
       return {
         address: node.address,
+        // node-redis learns a new table after a MOVED, before it sends the
+        // command again, and rewrites slots in place on a maintenance
+        // event: either way the slot's entry names the node it now uses.
+        // A refresh that left this slot where it was changes nothing here.
         get current() {
-          return cluster.slots === table;
+          return cluster.slots[slot]?.master.address === node.address;
         },
         send: async (args) =>
           await new NodeRedisDriver(

@@ -74,9 +74,9 @@ export interface ClusterPrimary {
   /** `host:port`: the same for every slot the node serves. */
   readonly address: string;
   /**
-   * Whether the client still routes by the slot table this primary was read
-   * from. Once it has learnt another (after a MOVED, a failover), a command
-   * routed since may have gone to another node.
+   * Whether the client's slot table still names this node for the key's
+   * slot. Once it names another (after a MOVED, a failover), a command
+   * routed since may have gone there.
    */
   readonly current: boolean;
   /** Sends one command on this node's connection, behind what was sent there before; replies as {@linkcode Driver.send}. */

@@ -17,26 +17,40 @@
 // connection, once the batch's writes have been answered. Before that it
 // could overtake them: the cluster client reaches a node's connection
 // after some turns, and a tagged write sends its script only after its
-// registries' round trip. A write node-redis sent elsewhere (after a MOVED)
-// would be counted by the wrong node's replicas; that takes a new slot
-// table, so a batch whose table changed is refused, never confirmed.
+// registries' round trip.
+//
+// A write node-redis sent elsewhere would be counted by the wrong node's
+// replicas, so the batch is refused, never confirmed, when that may have
+// happened. After a MOVED node-redis learns a new slot table, which then
+// names another node for the slot. After an ASK (the slot is migrating) it
+// sends the write to the importing node and the table stays as it was, so
+// an `EXISTS` of the slot's written keys goes along with the WAIT, in its
+// round trip: the node answers it for keys it holds, and with ASK, TRYAGAIN
+// or MOVED when some are not its own. A key it lacks in a slot it serves
+// and is not migrating (deleted or expired meanwhile) does not refuse the
+// batch: a write to that slot had nowhere else to go.
 
 import type { ClusterPrimary, Driver } from "../_drivers/driver.ts";
-import { groupBySlot } from "../_drivers/key_slot.ts";
+import { groupBySlot, keySlot } from "../_drivers/key_slot.ts";
 import type { CallOptions } from "../cache_options.ts";
-import { ReplicationError } from "../errors.ts";
+import { CommandError, ReplicationError } from "../errors.ts";
 import type { Settings } from "./settings.ts";
 
 interface Batch {
   replicas: number;
   timeout: number;
-  /** The replicas WAIT counted; `undefined` when the writes may have gone to another node. */
-  readonly acknowledged: Promise<number | undefined>;
+  /** The replicas WAIT counted, or why the writes may have gone to another node. */
+  readonly acknowledged: Promise<number | Error>;
 }
 
-// A cluster node's batch: the writes it waits for before its WAIT.
+// A cluster node's batch: the writes it waits for before its WAIT, each
+// with the keys of one slot it wrote and that slot's primary.
 interface NodeBatch extends Batch {
-  readonly written: Set<Promise<unknown>>;
+  readonly written: {
+    readonly written: Promise<unknown>;
+    readonly keys: readonly string[];
+    readonly primary: ClusterPrimary;
+  }[];
 }
 
 /** Sends the WAITs of one cache. */
@@ -44,24 +58,26 @@ export class ReplicaWaiter {
   readonly #batches = new Map<string, Batch>();
 
   /**
-   * Resolves once `replicas` replicas have `written` (sent for `key`, on
-   * its node in a cluster) and the writes sent before it; rejects with a
-   * {@linkcode ReplicationError} when fewer have them within `timeout` ms,
-   * or when the cluster's topology changed while they were routed. Call it
-   * right after sending the write, in the same tick.
+   * Resolves once `replicas` replicas have `written` (sent for `keys`, all
+   * of one slot, on its node in a cluster) and the writes sent before it;
+   * rejects with a {@linkcode ReplicationError} when fewer have them within
+   * `timeout` ms, or when a write may have gone to another node than the
+   * WAIT (the topology changed, the slot is migrating). Call it right after
+   * sending the write, in the same tick.
    */
   after(
     driver: Driver,
     written: Promise<unknown>,
-    key: string,
+    keys: readonly string[],
     replicas: number,
     timeout: number,
   ): Promise<void> {
     const batch = driver.cluster === undefined
-      ? this.#connectionBatch(driver, key, replicas, timeout)
+      ? this.#connectionBatch(driver, keys[0], replicas, timeout)
       : this.#nodeBatch(
-        driver.cluster.primaryFor(key),
+        driver.cluster.primaryFor(keys[0]),
         written,
+        keys,
         replicas,
         timeout,
       );
@@ -73,8 +89,8 @@ export class ReplicaWaiter {
     batch.replicas = Math.max(batch.replicas, replicas);
     batch.timeout = Math.max(batch.timeout, timeout);
     return batch.acknowledged.then((acknowledged) => {
-      if (acknowledged === undefined) {
-        throw new ReplicationError(0, replicas, { cause: MOVED });
+      if (acknowledged instanceof Error) {
+        throw new ReplicationError(0, replicas, { cause: acknowledged });
       }
       if (acknowledged < replicas) {
         throw new ReplicationError(acknowledged, replicas);
@@ -108,10 +124,11 @@ export class ReplicaWaiter {
   }
 
   // A cluster node: WAIT on its connection once this tick's writes to it
-  // are answered, if the slot table that routed them is still the one.
+  // are answered, with a check that it holds what they wrote.
   #nodeBatch(
     primary: ClusterPrimary | undefined,
     written: Promise<unknown>,
+    keys: readonly string[],
     replicas: number,
     timeout: number,
   ): Batch | undefined {
@@ -120,38 +137,79 @@ export class ReplicaWaiter {
       | NodeBatch
       | undefined;
     if (existing !== undefined) {
-      existing.written.add(written);
+      existing.written.push({ written, keys, primary });
       return existing;
     }
-    let resolve!: (count: Promise<number | undefined>) => void;
-    const acknowledged = new Promise<number | undefined>((done) =>
-      resolve = done
-    );
+    let resolve!: (count: Promise<number | Error>) => void;
+    const acknowledged = new Promise<number | Error>((done) => resolve = done);
     const created: NodeBatch = {
       replicas,
       timeout,
       acknowledged,
-      written: new Set([written]),
+      written: [{ written, keys, primary }],
     };
     this.#batches.set(primary.address, created);
     queueMicrotask(() => {
       this.#batches.delete(primary.address);
       resolve(
-        Promise.allSettled(created.written).then((outcomes) => {
+        Promise.all(
+          created.written.map(({ written }) =>
+            written.then(() => true, () => false)
+          ),
+        ).then((succeeded) => {
           // Failed writes reject on their own; with none written, no WAIT
           // need block the node (a dead primary's writes all fail).
-          if (outcomes.every(({ status }) => status === "rejected")) return 0;
-          if (!primary.current) return undefined;
-          return primary.send([
-            "WAIT",
-            String(created.replicas),
-            String(created.timeout),
-          ]).then(Number);
+          const landed = created.written.filter((_, i) => succeeded[i]);
+          if (landed.length === 0) return 0;
+          if (!landed.every(({ primary }) => primary.current)) return MOVED;
+          return waitOn(primary, landed, created.replicas, created.timeout);
         }),
       );
     });
     return created;
   }
+}
+
+// The EXISTS of each slot's written keys, then WAIT, in one round trip on
+// the node's connection; the reason to refuse as soon as a check fails.
+function waitOn(
+  primary: ClusterPrimary,
+  landed: NodeBatch["written"],
+  replicas: number,
+  timeout: number,
+): Promise<number | Error> {
+  const slots = new Map<number, Set<string>>();
+  for (const { keys } of landed) {
+    const slot = keySlot(keys[0]);
+    const held = slots.get(slot) ?? new Set();
+    for (const key of keys) held.add(key);
+    slots.set(slot, held);
+  }
+  // The node's answer for keys not its own (ASK, MOVED, TRYAGAIN) refuses
+  // the batch; a lost connection fails it as a failed WAIT would.
+  const checks = [...slots.values()].map((keys) =>
+    primary.send(["EXISTS", ...keys]).then(() => undefined, (error) => {
+      if (!(error instanceof CommandError)) throw error;
+      return new Error(
+        `a write may have gone to another node than ${primary.address}, whose replicas the WAIT counts: ${error.message}`,
+        { cause: error },
+      );
+    })
+  );
+  const waited = primary.send(["WAIT", String(replicas), String(timeout)])
+    .then(Number);
+  // A failed check refuses at once, without waiting for the WAIT's timeout.
+  const failed = new Promise<Error>((refuse) => {
+    for (const check of checks) {
+      check.then((error) => error && refuse(error), () => {});
+    }
+  });
+  return Promise.race([
+    failed,
+    Promise.all([waited, ...checks]).then(([count, ...errors]) =>
+      errors.find((error) => error !== undefined) ?? count
+    ),
+  ]);
 }
 
 const NO_PRIMARY = new Error("no primary served the key's slot");
@@ -185,13 +243,13 @@ export class Replicas {
     // Half the command's bound, so WAIT answers before the call times out.
     const timeout = this.#settings.timeoutFor(call);
     const wait = Math.max(1, Math.floor(timeout / 2));
-    const routes = driver.cluster === undefined
-      ? [keys[0]]
-      : groupBySlot(keys).map(([first]) => keys[first]);
+    const slots = driver.cluster === undefined
+      ? [keys]
+      : groupBySlot(keys).map((positions) => positions.map((i) => keys[i]));
     return Promise.all([
       written,
-      ...routes.map((key) =>
-        this.#waiter.after(driver, written, key, replicas, wait)
+      ...slots.map((slotKeys) =>
+        this.#waiter.after(driver, written, slotKeys, replicas, wait)
       ),
     ]);
   }
