@@ -438,10 +438,26 @@ export class Writes {
         () => results,
       );
     }
+    // Every recorded store of the batch goes in the first part, sent at
+    // once: a store recording its history apart, made after them, flushes
+    // the batch and sends its own INCR and RPUSH straight after, so the
+    // history's outputs keep the order of its inputs. Their keys are new,
+    // so no write of an earlier part can cross them.
+    const recorded: number[] = [];
+    writes.forEach((write, i) => {
+      if (write.record !== undefined) recorded.push(i);
+    });
     return (async () => {
       let from = 0;
       for (const to of [...cuts, writes.length]) {
-        await this.#sendPart(driver, writes, from, to, results);
+        await this.#sendPart(
+          driver,
+          writes,
+          from,
+          to,
+          results,
+          from === 0 ? recorded : [],
+        );
         from = to;
       }
       return results;
@@ -451,21 +467,24 @@ export class Writes {
   // The writes from `from` to `to` of a batch: the recorded stores in one
   // script, the tagged writes in one tags' script, the others in one
   // #setMany per expiry among them; a failed command fails only its own
-  // writes, each of their callers with the same scrubbed error.
+  // writes, each of their callers with the same scrubbed error. `given`:
+  // the recorded stores this part sends instead of its own.
   #sendPart(
     driver: Driver,
     writes: readonly PendingWrite[],
     from: number,
     to: number,
     results: BatchResult<unknown>[],
+    given?: readonly number[],
   ): Promise<unknown> {
-    const recorded: number[] = [];
+    const recorded: number[] = given === undefined ? [] : [...given];
     const tagged: number[] = [];
     const byTtl = new Map<number | undefined, number[]>();
     for (let i = from; i < to; i++) {
       const { ttl, record, tagging } = writes[i];
-      if (record !== undefined) recorded.push(i);
-      else if (tagging !== undefined) tagged.push(i);
+      if (record !== undefined) {
+        if (given === undefined) recorded.push(i);
+      } else if (tagging !== undefined) tagged.push(i);
       else {
         const group = byTtl.get(ttl);
         if (group === undefined) byTtl.set(ttl, [i]);
