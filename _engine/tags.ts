@@ -87,11 +87,20 @@ export class Tags {
   readonly #invalidate = new Script(INVALIDATE);
   readonly #expire = new Script(EXPIRE);
   readonly #register = new Script(REGISTER);
+  #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
     this.#prefix = prefix;
     this.#runner = runner;
     this.#l1 = l1;
+  }
+
+  /**
+   * Has invalidateTags and expireTags first send the writes made before
+   * them (`Writes`' batch) and wait for those not yet sent in full.
+   */
+  waitFor(earlierWrites: () => Promise<unknown> | undefined): void {
+    this.#earlierWrites = earlierWrites;
   }
 
   /**
@@ -229,6 +238,8 @@ export class Tags {
   // Redis).
   async #run(script: Script, tags: readonly string[]): Promise<number> {
     if (tags.length === 0) return 0;
+    const earlier = this.#earlierWrites();
+    if (earlier !== undefined) await earlier;
     const wantKeys = this.#l1 === undefined ? "0" : "1";
     const replies = await this.#runner.run("EVALSHA", async (driver) => {
       if (driver.cluster === undefined) {

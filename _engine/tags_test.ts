@@ -277,3 +277,72 @@ test("tags are checked like keys: strings of 1 to 1 024 characters, well formed;
   assert.throws(() => checkTags(["\udc00"]), TypeError);
   assert.throws(() => checkTags([7]), TypeError);
 });
+
+test("invalidateTags and expireTags called in the tick of a tagged write go after it, as when each write went alone", async () => {
+  const cache = await engine("overtake");
+  const tagging = taggingFor({ tags: ["t"] });
+  const written = cache.writes.write(
+    "overtake:a",
+    "A",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  assert.equal(await cache.tags.invalidate(["t"]), 1);
+  await written;
+  assert.equal(await raw.send("EXISTS", "overtake:a"), 0);
+  const again = cache.writes.write(
+    "overtake:b",
+    "B",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  assert.equal(await cache.tags.expire(["t"]), 1);
+  await again;
+  assert.equal(await raw.send("EXISTS", "overtake:b"), 0);
+});
+
+test("a writeEach or writeTagged of a key in the tick of its batched tagged write goes after it: the last value wins", async () => {
+  const cache = await engine("after-batch");
+  const tagging = taggingFor({ tags: ["t"] });
+  const first = cache.writes.write(
+    "after-batch:a",
+    "first",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  await Promise.all([
+    first,
+    cache.writes.writeEach([["SET", "after-batch:a", "second"]], 1, {}),
+  ]);
+  assert.equal(String(await raw.send("GET", "after-batch:a")), "second");
+  const batched = cache.writes.write(
+    "after-batch:b",
+    "first",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  await Promise.all([
+    batched,
+    cache.writes.writeTagged(
+      ["after-batch:b"],
+      ["second"],
+      undefined,
+      tagging!,
+      0,
+      {},
+    ),
+  ]);
+  assert.equal(String(await raw.send("GET", "after-batch:b")), "second");
+});

@@ -24,6 +24,7 @@ import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
 import { CacheError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import { cutsOf } from "./batch_parts.ts";
+import { setCommand, STORE_MANY_WITH_TTL } from "./set_commands.ts";
 import { type BatchResult, Coalescer } from "./coalescer.ts";
 import { stringifyExactly } from "./json.ts";
 import type { Replicas } from "./replicas.ts";
@@ -43,11 +44,7 @@ import { checkOptions, encodeValue, NO_OPTIONS } from "./validate.ts";
 // short enough not to hold up other clients' commands for long.
 const TAGGED_PER_SCRIPT = 1_000;
 
-// Stores many values with one expiry atomically, in one command.
-const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
-  redis.call("SET", KEYS[i], ARGV[i], "PX", ARGV[#ARGV])
-end
-return #KEYS`;
+const noop = () => {};
 
 // A store waiting for the end of the tick, to go with the others made in it.
 interface PendingWrite {
@@ -58,17 +55,6 @@ interface PendingWrite {
   record?: StoreRecord;
   /** Its tags, when it has some: it goes in the tags' script. */
   tagging?: Tagging;
-}
-
-/** `SET key value`, with `PX ttl` when there is an expiry. */
-export function setCommand(
-  redisKey: string,
-  value: RedisArgument,
-  ttl: number | undefined,
-): RedisArgument[] {
-  return ttl === undefined
-    ? ["SET", redisKey, value]
-    : ["SET", redisKey, value, "PX", String(ttl)];
 }
 
 // A lone write's call to the driver, taking the write as an argument: a
@@ -90,6 +76,13 @@ export class Writes {
   // Whether the batch holds a store recorded in the history script, which a
   // store recording its history apart must let go first.
   #recordedInBatch = false;
+  // Whether the batch holds a tagged write.
+  #taggedInBatch = false;
+  // A batch being sent that is not all sent at once (it has tagged writes,
+  // whose WRITE waits in a cluster for the registries, or it is cut in
+  // parts sent in turn): until it is answered, what would send a command
+  // at once about its keys waits for it (`#settle`).
+  #sending: Promise<unknown> | undefined;
 
   constructor(
     settings: Settings,
@@ -116,10 +109,15 @@ export class Writes {
       ? new Coalescer<PendingWrite, unknown>(
         (writes) => {
           this.#recordedInBatch = false;
-          return runner.run(
+          const tagged = this.#taggedInBatch;
+          this.#taggedInBatch = false;
+          const cuts = cutsOf(writes, TAGGED_PER_SCRIPT);
+          const sent = runner.run(
             writes[0].tagging === undefined ? "MSET" : "EVALSHA",
-            (driver) => this.#sendBatch(driver, writes),
-          ).then((results) => {
+            (driver) => this.#sendBatch(driver, writes, cuts),
+          );
+          if (tagged || cuts.length > 0) this.#track(sent);
+          return sent.then((results) => {
             writes.forEach((write, i) => {
               if (
                 write.record === undefined && !(results[i] instanceof Error)
@@ -132,6 +130,7 @@ export class Writes {
         },
         (write, resolve, reject) => {
           this.#recordedInBatch = false;
+          this.#taggedInBatch = false;
           if (write.record !== undefined) {
             runner.runInto(
               "EVAL",
@@ -155,7 +154,27 @@ export class Writes {
         },
       )
       : undefined;
+    tags.waitFor(this.#settle);
   }
+
+  // Until `sent` settles, `#settle` waits for it.
+  #track(sent: Promise<unknown>): void {
+    const settled = sent.then(noop, noop);
+    this.#sending = settled;
+    settled.then(() => {
+      if (this.#sending === settled) this.#sending = undefined;
+    });
+  }
+
+  // Sends this tick's batch, and what of it is not yet sent in full (tagged
+  // writes, parts): a call about the same keys made after its writes and
+  // sent at once (invalidateTags, expireTags, a lone tagged write, a
+  // writeEach) goes after them, as it did when each went alone at once.
+  readonly #settle = (): Promise<unknown> | undefined => {
+    if (this.#batch === undefined) return undefined;
+    this.#batch.flush();
+    return this.#sending;
+  };
 
   // Not an async function: without history this is the hot path, where
   // each await layer costs a microtask turn and an allocation.
@@ -267,7 +286,7 @@ export class Writes {
       const send = () =>
         batch === undefined
           ? this.writeTagged([redisKey], [value], ttl, tagging, replicas, call)
-          : batch.add({ redisKey, value, ttl, tagging });
+          : this.#addTagged(batch, { redisKey, value, ttl, tagging });
       return record === undefined ? send() : this.#recordApart(record, send);
     }
     if (record === undefined) {
@@ -302,8 +321,33 @@ export class Writes {
     ).then(() => {});
   }
 
+  #addTagged(
+    batch: Coalescer<PendingWrite, unknown>,
+    write: PendingWrite,
+  ): Promise<unknown> {
+    this.#taggedInBatch = true;
+    return batch.add(write);
+  }
+
   /** Values with their tag memberships, in the tags' script(s). */
   writeTagged(
+    redisKeys: readonly string[],
+    values: readonly RedisArgument[],
+    ttl: number | undefined,
+    tagging: Tagging,
+    replicas: number,
+    call: StoreOptions,
+  ): Promise<void> {
+    const earlier = this.#settle();
+    if (earlier !== undefined) {
+      return earlier.then(() =>
+        this.#writeTagged(redisKeys, values, ttl, tagging, replicas, call)
+      );
+    }
+    return this.#writeTagged(redisKeys, values, ttl, tagging, replicas, call);
+  }
+
+  #writeTagged(
     redisKeys: readonly string[],
     values: readonly RedisArgument[],
     ttl: number | undefined,
@@ -345,6 +389,8 @@ export class Writes {
   ): Promise<void> {
     if (commands.length === 0) return;
     for (const command of commands) this.#l1?.invalidate(String(command[1]));
+    const earlier = this.#settle();
+    if (earlier !== undefined) await earlier;
     await this.#runner.run(
       "SET",
       (driver) => Promise.all(commands.map((command) => driver.send(command))),
@@ -430,9 +476,9 @@ export class Writes {
   #sendBatch(
     driver: Driver,
     writes: readonly PendingWrite[],
+    cuts: readonly number[],
   ): Promise<BatchResult<unknown>[]> {
     const results: BatchResult<unknown>[] = new Array(writes.length);
-    const cuts = cutsOf(writes, TAGGED_PER_SCRIPT);
     if (cuts.length === 0) {
       return this.#sendPart(driver, writes, 0, writes.length, results).then(
         () => results,
