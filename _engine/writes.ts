@@ -561,14 +561,22 @@ export class Writes {
       )
     );
     if (tagged.length > 0) {
+      // Each caller settles with its own write's outcome.
       sent.push(
-        this.#tags.write(
+        this.#tags.writeSettled(
           driver,
           tagged.map((i) => writes[i] as TaggedWrite),
-        ).then(
-          () => tagged.forEach((i) => results[i] = undefined),
-          failAll(tagged, "EVALSHA"),
-        ),
+        ).then((outcomes) => {
+          // One report per failed script: its writes share its error.
+          const failed = new Map<Error, number[]>();
+          outcomes.forEach((error, j) => {
+            if (error === undefined) results[tagged[j]] = undefined;
+            else failed.set(error, [...failed.get(error) ?? [], tagged[j]]);
+          });
+          for (const [error, group] of failed) {
+            failAll(group, "EVALSHA")(error);
+          }
+        }),
       );
     }
     for (let start = 0; start < recorded.length; start += RECORDED_STORE_MAX) {
