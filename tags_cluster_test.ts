@@ -411,3 +411,32 @@ test(
     assert.deepEqual(indexed.sort(), ["tc-slots:bad", "tc-slots:good"]);
   },
 );
+
+test(
+  "invalidateTags and expireTags called in the tick of a tagged store go after it, though its script waits for the tag's registry",
+  { timeout: 60_000 },
+  async () => {
+    // Without the call history, whose INCR a store awaits before its write
+    // (as before tagged writes were batched), a tagged store is batched.
+    const cache = await Cache.connect({
+      cluster: { rootNodes },
+      namespace: "tc-after",
+      flush: false,
+      timeout: 10_000,
+      history: false,
+    });
+    after(() => cache.close());
+    // Two stores share a batch; the next one goes alone.
+    const stored = [
+      cache.store("v", { tags: ["t"] }),
+      cache.store("v2", { tags: ["t"] }),
+    ];
+    assert.equal(await cache.invalidateTags("t"), 2);
+    for (const key of await Promise.all(stored)) {
+      assert.equal(await cache.getStr(key), null);
+    }
+    const again = cache.store("w", { tags: ["u"] });
+    assert.equal(await cache.expireTags("u"), 1);
+    assert.equal(await cache.getStr(await again), null);
+  },
+);

@@ -24,6 +24,7 @@ import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
 import { CacheError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import { cutsOf } from "./batch_parts.ts";
+import { InFlight } from "./in_flight.ts";
 import { setCommand, STORE_MANY_WITH_TTL } from "./set_commands.ts";
 import { type BatchResult, Coalescer } from "./coalescer.ts";
 import { stringifyExactly } from "./json.ts";
@@ -43,8 +44,6 @@ import { checkOptions, encodeValue, NO_OPTIONS } from "./validate.ts";
 // of thousands is cut into calls the server runs one after another, each
 // short enough not to hold up other clients' commands for long.
 const TAGGED_PER_SCRIPT = 1_000;
-
-const noop = () => {};
 
 // A store waiting for the end of the tick, to go with the others made in it.
 interface PendingWrite {
@@ -78,11 +77,7 @@ export class Writes {
   #recordedInBatch = false;
   // Whether the batch holds a tagged write.
   #taggedInBatch = false;
-  // A batch being sent that is not all sent at once (it has tagged writes,
-  // whose WRITE waits in a cluster for the registries, or it is cut in
-  // parts sent in turn): until it is answered, what would send a command
-  // at once about its keys waits for it (`#settle`).
-  #sending: Promise<unknown> | undefined;
+  readonly #inFlight = new InFlight();
 
   constructor(
     settings: Settings,
@@ -116,7 +111,7 @@ export class Writes {
             writes[0].tagging === undefined ? "MSET" : "EVALSHA",
             (driver) => this.#sendBatch(driver, writes, cuts),
           );
-          if (tagged || cuts.length > 0) this.#track(sent);
+          if (tagged || cuts.length > 0) this.#inFlight.track(sent);
           return sent.then((results) => {
             writes.forEach((write, i) => {
               if (
@@ -140,30 +135,29 @@ export class Writes {
               resolve,
               reject,
             );
-          } else {
+          } else if (write.tagging === undefined) {
             runner.runInto(
-              write.tagging === undefined ? "SET" : "EVALSHA",
-              write.tagging === undefined ? sendSet : this.#sendTagged,
+              "SET",
+              sendSet,
               write,
               NO_OPTIONS,
               resolve,
               reject,
               this.#countStore,
             );
+          } else {
+            // Alone, its WRITE still waits in a cluster for the registry.
+            this.#inFlight.track(
+              runner.run("EVALSHA", (driver) => this.#sendTagged(driver, write))
+                .then(
+                  this.#countStore,
+                ).then(resolve, reject),
+            );
           }
         },
       )
       : undefined;
     tags.waitFor(this.#settle);
-  }
-
-  // Until `sent` settles, `#settle` waits for it.
-  #track(sent: Promise<unknown>): void {
-    const settled = sent.then(noop, noop);
-    this.#sending = settled;
-    settled.then(() => {
-      if (this.#sending === settled) this.#sending = undefined;
-    });
   }
 
   // Sends this tick's batch, and what of it is not yet sent in full (tagged
@@ -173,7 +167,7 @@ export class Writes {
   readonly #settle = (): Promise<unknown> | undefined => {
     if (this.#batch === undefined) return undefined;
     this.#batch.flush();
-    return this.#sending;
+    return this.#inFlight.pending;
   };
 
   // Not an async function: without history this is the hot path, where
@@ -283,10 +277,20 @@ export class Writes {
     if (batch === undefined) this.#batch?.flush();
     if (tagging !== undefined) {
       // The batch counts what it writes.
-      const send = () =>
-        batch === undefined
-          ? this.writeTagged([redisKey], [value], ttl, tagging, replicas, call)
-          : this.#addTagged(batch, { redisKey, value, ttl, tagging });
+      const send = () => {
+        if (batch === undefined) {
+          return this.writeTagged(
+            [redisKey],
+            [value],
+            ttl,
+            tagging,
+            replicas,
+            call,
+          );
+        }
+        this.#taggedInBatch = true;
+        return batch.add({ redisKey, value, ttl, tagging });
+      };
       return record === undefined ? send() : this.#recordApart(record, send);
     }
     if (record === undefined) {
@@ -319,14 +323,6 @@ export class Writes {
       record.input,
       () => send().then(() => record.output),
     ).then(() => {});
-  }
-
-  #addTagged(
-    batch: Coalescer<PendingWrite, unknown>,
-    write: PendingWrite,
-  ): Promise<unknown> {
-    this.#taggedInBatch = true;
-    return batch.add(write);
   }
 
   /** Values with their tag memberships, in the tags' script(s). */
