@@ -302,3 +302,32 @@ test("an index stays bounded when most of each tick's tagged entries are deleted
   const deleted = members - live;
   assert.ok(deleted <= 600, `${deleted} of 1 800 deleted entries left`);
 });
+
+test("a store recorded apart after a cut batch's recorded stores comes after them in the history: those go in the batch's first part", async () => {
+  const cache = await connect(server.url(), { namespace: "cut-history" });
+  await cache.store("warm", { tags: ["y"] });
+  await raw.send(
+    "DEL",
+    "cut-history:Cache.store:inputs",
+    "cut-history:Cache.store:outputs",
+  );
+  // 1 001 tagged writes cut the batch in two; "x" is recorded in the
+  // history script of the batch, and "y" (tagged) is recorded apart.
+  const filler = Array.from(
+    { length: 1_001 },
+    (_, i) => cache.storeJson(i, { tags: ["j"] }),
+  );
+  const x = cache.store("x");
+  const y = cache.store("y", { tags: ["y"] });
+  await Promise.all(filler);
+  const keys = [await x, await y];
+  const list = async (name: string) =>
+    ((await raw.send(
+      "LRANGE",
+      `cut-history:Cache.store:${name}`,
+      "0",
+      "-1",
+    )) as Uint8Array[]).map(String);
+  assert.deepEqual(await list("inputs"), ["('x',)", "('y',)"]);
+  assert.deepEqual(await list("outputs"), keys);
+});

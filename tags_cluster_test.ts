@@ -8,6 +8,8 @@ import { Cache } from "./mod.ts";
 import { startCluster } from "./_testing/cluster.ts";
 import { keySlot } from "./_drivers/key_slot.ts";
 import { engineOf } from "./_engine/handle.ts";
+import { openEngine } from "./_engine/engine.ts";
+import { taggingFor } from "./_engine/tags.ts";
 import {
   connectRaw,
   type RawClient,
@@ -358,5 +360,83 @@ test(
       300 - expected.get("odd")!.size,
     );
     assert.deepEqual(await bookkeeping(nodes, "tc-tick"), []);
+  },
+);
+
+test(
+  "a tagged write that fails in one slot fails only its callers: a tick's writes in other slots are written and their callers told so",
+  { timeout: 60_000 },
+  async () => {
+    const nodes = await primaries();
+    const engine = await openEngine({
+      cluster: { rootNodes },
+      namespace: "tc-slots",
+      flush: false,
+      timeout: 10_000,
+      history: false,
+    });
+    after(() => engine.close());
+    const tagging = taggingFor({ tags: ["t"] });
+    const write = (key: string) =>
+      engine.writes.write(
+        `tc-slots:${key}`,
+        key,
+        undefined,
+        0,
+        {},
+        undefined,
+        tagging,
+      );
+    assert.notEqual(keySlot("tc-slots:bad"), keySlot("tc-slots:good"));
+    // The bad key's reverse index, planted as a string where its set goes.
+    await write("bad");
+    const [[node, reverse]] = (await bookkeepingByNode(nodes, "tc-slots"))
+      .filter(([, key]) => key.includes(":__tag:k:"));
+    await node.send("SET", reverse, "not a set");
+    const [good, bad] = await Promise.allSettled([write("good"), write("bad")]);
+    assert.equal(good.status, "fulfilled");
+    assert.equal(bad.status, "rejected");
+    assert.equal(
+      ((bad as PromiseRejectedResult).reason as { code: string }).code,
+      "WRONGTYPE",
+    );
+    const driver = engine.runner.driver!;
+    assert.equal(String(await driver.send(["GET", "tc-slots:good"])), "good");
+    const indexed: string[] = [];
+    for (const [node, key] of await bookkeepingByNode(nodes, "tc-slots")) {
+      if (!key.includes(":__tag:i:")) continue;
+      const members = await node.send("ZRANGE", key, "0", "-1") as unknown[];
+      indexed.push(...members.map(String));
+    }
+    assert.deepEqual(indexed.sort(), ["tc-slots:bad", "tc-slots:good"]);
+  },
+);
+
+test(
+  "invalidateTags and expireTags called in the tick of a tagged store go after it, though its script waits for the tag's registry",
+  { timeout: 60_000 },
+  async () => {
+    // Without the call history, whose INCR a store awaits before its write
+    // (as before tagged writes were batched), a tagged store is batched.
+    const cache = await Cache.connect({
+      cluster: { rootNodes },
+      namespace: "tc-after",
+      flush: false,
+      timeout: 10_000,
+      history: false,
+    });
+    after(() => cache.close());
+    // Two stores share a batch; the next one goes alone.
+    const stored = [
+      cache.store("v", { tags: ["t"] }),
+      cache.store("v2", { tags: ["t"] }),
+    ];
+    assert.equal(await cache.invalidateTags("t"), 2);
+    for (const key of await Promise.all(stored)) {
+      assert.equal(await cache.getStr(key), null);
+    }
+    const again = cache.store("w", { tags: ["u"] });
+    assert.equal(await cache.expireTags("u"), 1);
+    assert.equal(await cache.getStr(await again), null);
   },
 );

@@ -26,7 +26,8 @@ import {
   toBytes,
 } from "./validate.ts";
 import { type Tagging, taggingFor } from "./tags.ts";
-import { setCommand, type Writes } from "./writes.ts";
+import { setCommand } from "./set_commands.ts";
+import type { Writes } from "./writes.ts";
 
 /** One cache's many-key read-through loads. */
 export class ManyReadThrough {

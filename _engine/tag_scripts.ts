@@ -152,12 +152,19 @@ for i = 1, n do
   end
   at = at + 4 + k
 end
+-- Every reverse index is read before anything is written, so that one of
+-- the wrong type fails the call with nothing of its entries written. Read
+-- before pruning, one may name a tag pruning then takes the key out of:
+-- taking it out again does nothing.
+local final, olds = {}, {}
+for i = 1, n do final[KEYS[i]] = i end
+for i = 1, n do
+  if final[KEYS[i]] == i then olds[i] = redis.call("SMEMBERS", KEYS[n + i]) end
+end
 for p = 1, m do
   local j = 2 * n + 2 * p - 1
   prune(KEYS[j], KEYS[j + 1], forget, 2 * carrying[p])
 end
-local final = {}
-for i = 1, n do final[KEYS[i]] = i end
 local members, graced, ungraced, unexpiring = {}, {}, {}, {}
 for p = 1, m do members[p], graced[p], ungraced[p] = {}, {}, {} end
 at = 5 + m
@@ -173,7 +180,7 @@ for i = 1, n do
       tags[t] = ARGV[4 + tonumber(ARGV[first + t - 1])]
       tagged[tags[t]] = true
     end
-    local old = redis.call("SMEMBERS", reversed)
+    local old = olds[i]
     for _, tag in ipairs(old) do
       if not tagged[tag] then
         redis.call("ZREM", index(tag), key)

@@ -21,12 +21,39 @@
 import type { Driver } from "../_drivers/driver.ts";
 import { groupBySlot, keySlot } from "../_drivers/key_slot.ts";
 import type { L1 } from "../_l1/l1.ts";
+import { CacheError, CommandError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { Runner } from "./runner.ts";
 import { EXPIRE, INVALIDATE, REGISTER, Script, WRITE } from "./tag_scripts.ts";
 import { MAX_KEY_LENGTH, TAG_PREFIX } from "./validate.ts";
 
 const SLOTS = 16_384;
+
+// Errors Redis gives a script it refused to run (or that did not reach it):
+// sending its writes again one by one would fail each the same way.
+const REFUSED = new Set([
+  "NOSCRIPT",
+  "NOPERM",
+  "NOAUTH",
+  "OOM",
+  "BUSY",
+  "LOADING",
+  "READONLY",
+  "MASTERDOWN",
+  "MISCONF",
+  "MOVED",
+  "ASK",
+  "TRYAGAIN",
+  "CLUSTERDOWN",
+  "CROSSSLOT",
+]);
+
+// Whether a script failed while running: a reply of Redis's, not a refusal.
+const failedRunning = (error: unknown) =>
+  error instanceof CommandError && !REFUSED.has(error.code);
+
+const asError = (error: unknown) =>
+  error instanceof Error ? error : new CacheError(String(error));
 
 /** How a write is tagged: its tags, and its grace in ms (0 for none). */
 export interface Tagging {
@@ -87,11 +114,20 @@ export class Tags {
   readonly #invalidate = new Script(INVALIDATE);
   readonly #expire = new Script(EXPIRE);
   readonly #register = new Script(REGISTER);
+  #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
     this.#prefix = prefix;
     this.#runner = runner;
     this.#l1 = l1;
+  }
+
+  /**
+   * Has invalidateTags and expireTags first send the writes made before
+   * them (`Writes`' batch) and wait for those not yet sent in full.
+   */
+  waitFor(earlierWrites: () => Promise<unknown> | undefined): void {
+    this.#earlierWrites = earlierWrites;
   }
 
   /**
@@ -109,6 +145,65 @@ export class Tags {
       await this.#send(driver, writes, undefined);
       return;
     }
+    const { groups, names } = await this.#registerSlots(driver, writes);
+    await Promise.all(
+      groups.map((group, i) =>
+        this.#send(driver, group.map((position) => writes[position]), names[i])
+      ),
+    );
+  }
+
+  /**
+   * As {@linkcode write}, for writes of different callers: each write's
+   * outcome, `undefined` when written. A script that fails while running
+   * (a reverse index of the wrong type) is sent again one write a script,
+   * so that only the bad write fails (the script's steps are idempotent);
+   * in a cluster each slot's writes fail or not on their own.
+   */
+  async writeSettled(
+    driver: Driver,
+    writes: readonly TaggedWrite[],
+  ): Promise<(Error | undefined)[]> {
+    const outcomes: (Error | undefined)[] = new Array(writes.length);
+    let groups: number[][] = [writes.map((_, i) => i)];
+    let names: (string | undefined)[] = [undefined];
+    try {
+      if (driver.cluster !== undefined) {
+        ({ groups, names } = await this.#registerSlots(driver, writes));
+      }
+    } catch (error) {
+      return outcomes.fill(asError(error));
+    }
+    await Promise.all(groups.map(async (group, i) => {
+      const own = group.map((position) => writes[position]);
+      try {
+        await this.#send(driver, own, names[i]);
+        return;
+      } catch (error) {
+        if (own.length === 1 || !failedRunning(error)) {
+          for (const position of group) outcomes[position] = asError(error);
+          return;
+        }
+      }
+      // In order, on one connection: a key given twice ends as its last.
+      await Promise.all(
+        group.map((position) =>
+          this.#send(driver, [writes[position]], names[i]).then(
+            () => {},
+            (error) => outcomes[position] = asError(error),
+          )
+        ),
+      );
+    }));
+    return outcomes;
+  }
+
+  // In a cluster: the writes' slot groups and their slots' names, once each
+  // tag's registry names those slots.
+  async #registerSlots(
+    driver: Driver,
+    writes: readonly TaggedWrite[],
+  ): Promise<{ groups: number[][]; names: string[] }> {
     const groups = groupBySlot(writes.map((write) => write.redisKey));
     const names = groups.map((group) => {
       const first = writes[group[0]];
@@ -155,11 +250,7 @@ export class Tags {
         ])
       ),
     );
-    await Promise.all(
-      groups.map((group, i) =>
-        this.#send(driver, group.map((position) => writes[position]), names[i])
-      ),
-    );
+    return { groups, names };
   }
 
   // One WRITE script: its tags each once, and each entry's tags as their
@@ -229,6 +320,8 @@ export class Tags {
   // Redis).
   async #run(script: Script, tags: readonly string[]): Promise<number> {
     if (tags.length === 0) return 0;
+    const earlier = this.#earlierWrites();
+    if (earlier !== undefined) await earlier;
     const wantKeys = this.#l1 === undefined ? "0" : "1";
     const replies = await this.#runner.run("EVALSHA", async (driver) => {
       if (driver.cluster === undefined) {

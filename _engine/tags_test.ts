@@ -277,3 +277,123 @@ test("tags are checked like keys: strings of 1 to 1 024 characters, well formed;
   assert.throws(() => checkTags(["\udc00"]), TypeError);
   assert.throws(() => checkTags([7]), TypeError);
 });
+
+test("invalidateTags and expireTags called in the tick of a tagged write go after it, as when each write went alone", async () => {
+  const cache = await engine("overtake");
+  const tagging = taggingFor({ tags: ["t"] });
+  const written = cache.writes.write(
+    "overtake:a",
+    "A",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  assert.equal(await cache.tags.invalidate(["t"]), 1);
+  await written;
+  assert.equal(await raw.send("EXISTS", "overtake:a"), 0);
+  const again = cache.writes.write(
+    "overtake:b",
+    "B",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  assert.equal(await cache.tags.expire(["t"]), 1);
+  await again;
+  assert.equal(await raw.send("EXISTS", "overtake:b"), 0);
+});
+
+test("a writeEach or writeTagged of a key in the tick of its batched tagged write goes after it: the last value wins", async () => {
+  const cache = await engine("after-batch");
+  const tagging = taggingFor({ tags: ["t"] });
+  const first = cache.writes.write(
+    "after-batch:a",
+    "first",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  await Promise.all([
+    first,
+    cache.writes.writeEach([["SET", "after-batch:a", "second"]], 1, {}),
+  ]);
+  assert.equal(String(await raw.send("GET", "after-batch:a")), "second");
+  const batched = cache.writes.write(
+    "after-batch:b",
+    "first",
+    undefined,
+    0,
+    {},
+    undefined,
+    tagging,
+  );
+  await Promise.all([
+    batched,
+    cache.writes.writeTagged(
+      ["after-batch:b"],
+      ["second"],
+      undefined,
+      tagging!,
+      0,
+      {},
+    ),
+  ]);
+  assert.equal(String(await raw.send("GET", "after-batch:b")), "second");
+});
+
+test("a tags' script reads every reverse index before it writes: one of the wrong type fails it with none of its entries written", async () => {
+  const cache = await engine("typed");
+  await raw.send("SET", "typed:__tag:k:bad", "not a set");
+  const tagging = { tags: ["t"], grace: 0 };
+  await assert.rejects(
+    cache.tags.write(cache.runner.driver!, [
+      { redisKey: "typed:a", value: "A", ttl: 60_000, tagging },
+      { redisKey: "typed:b", value: "B", ttl: undefined, tagging },
+      { redisKey: "typed:bad", value: "X", ttl: undefined, tagging },
+    ]),
+    (error: Error & { code?: string }) => error.code === "WRONGTYPE",
+  );
+  assert.deepEqual(
+    (await raw.send("KEYS", "typed:*") as unknown[]).map(String),
+    ["typed:__tag:k:bad"],
+  );
+});
+
+test("a tagged write of the wrong type in a tick's batch fails only its own caller: the others are written whole", async () => {
+  const cache = await engine("one-bad");
+  await raw.send("SET", "one-bad:__tag:k:bad", "not a set");
+  const tagging = taggingFor({ tags: ["t"] });
+  const write = (key: string, ttl: number | undefined) =>
+    cache.writes.write(`one-bad:${key}`, key, ttl, 0, {}, undefined, tagging);
+  const outcomes = await Promise.allSettled([
+    write("a", 60_000),
+    write("b", undefined),
+    write("bad", undefined),
+    write("c", undefined),
+  ]);
+  assert.deepEqual(outcomes.map(({ status }) => status), [
+    "fulfilled",
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.equal(
+    ((outcomes[2] as PromiseRejectedResult).reason as { code: string }).code,
+    "WRONGTYPE",
+  );
+  assert.deepEqual(await membersOf("one-bad:__tag:i:t"), [
+    "one-bad:a",
+    "one-bad:b",
+    "one-bad:c",
+  ]);
+  assert.equal(String(await raw.send("GET", "one-bad:b")), "b");
+  assert.equal(await raw.send("EXISTS", "one-bad:bad"), 0);
+  assert.ok(await pttl("one-bad:__tag:k:a") > 59_000);
+  assert.equal(await cache.tags.invalidate(["t"]), 3);
+});

@@ -24,6 +24,8 @@ import type { CallOptions, Storable, StoreOptions } from "../cache_options.ts";
 import { CacheError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import { cutsOf } from "./batch_parts.ts";
+import { InFlight } from "./in_flight.ts";
+import { setCommand, STORE_MANY_WITH_TTL } from "./set_commands.ts";
 import { type BatchResult, Coalescer } from "./coalescer.ts";
 import { stringifyExactly } from "./json.ts";
 import type { Replicas } from "./replicas.ts";
@@ -43,12 +45,6 @@ import { checkOptions, encodeValue, NO_OPTIONS } from "./validate.ts";
 // short enough not to hold up other clients' commands for long.
 const TAGGED_PER_SCRIPT = 1_000;
 
-// Stores many values with one expiry atomically, in one command.
-const STORE_MANY_WITH_TTL = `for i = 1, #KEYS do
-  redis.call("SET", KEYS[i], ARGV[i], "PX", ARGV[#ARGV])
-end
-return #KEYS`;
-
 // A store waiting for the end of the tick, to go with the others made in it.
 interface PendingWrite {
   redisKey: string;
@@ -58,17 +54,6 @@ interface PendingWrite {
   record?: StoreRecord;
   /** Its tags, when it has some: it goes in the tags' script. */
   tagging?: Tagging;
-}
-
-/** `SET key value`, with `PX ttl` when there is an expiry. */
-export function setCommand(
-  redisKey: string,
-  value: RedisArgument,
-  ttl: number | undefined,
-): RedisArgument[] {
-  return ttl === undefined
-    ? ["SET", redisKey, value]
-    : ["SET", redisKey, value, "PX", String(ttl)];
 }
 
 // A lone write's call to the driver, taking the write as an argument: a
@@ -90,6 +75,9 @@ export class Writes {
   // Whether the batch holds a store recorded in the history script, which a
   // store recording its history apart must let go first.
   #recordedInBatch = false;
+  // Whether the batch holds a tagged write.
+  #taggedInBatch = false;
+  readonly #inFlight = new InFlight();
 
   constructor(
     settings: Settings,
@@ -116,10 +104,15 @@ export class Writes {
       ? new Coalescer<PendingWrite, unknown>(
         (writes) => {
           this.#recordedInBatch = false;
-          return runner.run(
+          const tagged = this.#taggedInBatch;
+          this.#taggedInBatch = false;
+          const cuts = cutsOf(writes, TAGGED_PER_SCRIPT);
+          const sent = runner.run(
             writes[0].tagging === undefined ? "MSET" : "EVALSHA",
-            (driver) => this.#sendBatch(driver, writes),
-          ).then((results) => {
+            (driver) => this.#sendBatch(driver, writes, cuts),
+          );
+          if (tagged || cuts.length > 0) this.#inFlight.track(sent);
+          return sent.then((results) => {
             writes.forEach((write, i) => {
               if (
                 write.record === undefined && !(results[i] instanceof Error)
@@ -132,6 +125,7 @@ export class Writes {
         },
         (write, resolve, reject) => {
           this.#recordedInBatch = false;
+          this.#taggedInBatch = false;
           if (write.record !== undefined) {
             runner.runInto(
               "EVAL",
@@ -141,21 +135,40 @@ export class Writes {
               resolve,
               reject,
             );
-          } else {
+          } else if (write.tagging === undefined) {
             runner.runInto(
-              write.tagging === undefined ? "SET" : "EVALSHA",
-              write.tagging === undefined ? sendSet : this.#sendTagged,
+              "SET",
+              sendSet,
               write,
               NO_OPTIONS,
               resolve,
               reject,
               this.#countStore,
             );
+          } else {
+            // Alone, its WRITE still waits in a cluster for the registry.
+            this.#inFlight.track(
+              runner.run("EVALSHA", (driver) => this.#sendTagged(driver, write))
+                .then(
+                  this.#countStore,
+                ).then(resolve, reject),
+            );
           }
         },
       )
       : undefined;
+    tags.waitFor(this.#settle);
   }
+
+  // Sends this tick's batch, and what of it is not yet sent in full (tagged
+  // writes, parts): a call about the same keys made after its writes and
+  // sent at once (invalidateTags, expireTags, a lone tagged write, a
+  // writeEach) goes after them, as it did when each went alone at once.
+  readonly #settle = (): Promise<unknown> | undefined => {
+    if (this.#batch === undefined) return undefined;
+    this.#batch.flush();
+    return this.#inFlight.pending;
+  };
 
   // Not an async function: without history this is the hot path, where
   // each await layer costs a microtask turn and an allocation.
@@ -264,10 +277,20 @@ export class Writes {
     if (batch === undefined) this.#batch?.flush();
     if (tagging !== undefined) {
       // The batch counts what it writes.
-      const send = () =>
-        batch === undefined
-          ? this.writeTagged([redisKey], [value], ttl, tagging, replicas, call)
-          : batch.add({ redisKey, value, ttl, tagging });
+      const send = () => {
+        if (batch === undefined) {
+          return this.writeTagged(
+            [redisKey],
+            [value],
+            ttl,
+            tagging,
+            replicas,
+            call,
+          );
+        }
+        this.#taggedInBatch = true;
+        return batch.add({ redisKey, value, ttl, tagging });
+      };
       return record === undefined ? send() : this.#recordApart(record, send);
     }
     if (record === undefined) {
@@ -311,6 +334,23 @@ export class Writes {
     replicas: number,
     call: StoreOptions,
   ): Promise<void> {
+    const earlier = this.#settle();
+    if (earlier !== undefined) {
+      return earlier.then(() =>
+        this.#writeTagged(redisKeys, values, ttl, tagging, replicas, call)
+      );
+    }
+    return this.#writeTagged(redisKeys, values, ttl, tagging, replicas, call);
+  }
+
+  #writeTagged(
+    redisKeys: readonly string[],
+    values: readonly RedisArgument[],
+    ttl: number | undefined,
+    tagging: Tagging,
+    replicas: number,
+    call: StoreOptions,
+  ): Promise<void> {
     const writes = redisKeys.map((redisKey, i) => ({
       redisKey,
       value: values[i],
@@ -345,6 +385,8 @@ export class Writes {
   ): Promise<void> {
     if (commands.length === 0) return;
     for (const command of commands) this.#l1?.invalidate(String(command[1]));
+    const earlier = this.#settle();
+    if (earlier !== undefined) await earlier;
     await this.#runner.run(
       "SET",
       (driver) => Promise.all(commands.map((command) => driver.send(command))),
@@ -430,18 +472,34 @@ export class Writes {
   #sendBatch(
     driver: Driver,
     writes: readonly PendingWrite[],
+    cuts: readonly number[],
   ): Promise<BatchResult<unknown>[]> {
     const results: BatchResult<unknown>[] = new Array(writes.length);
-    const cuts = cutsOf(writes, TAGGED_PER_SCRIPT);
     if (cuts.length === 0) {
       return this.#sendPart(driver, writes, 0, writes.length, results).then(
         () => results,
       );
     }
+    // Every recorded store of the batch goes in the first part, sent at
+    // once: a store recording its history apart, made after them, flushes
+    // the batch and sends its own INCR and RPUSH straight after, so the
+    // history's outputs keep the order of its inputs. Their keys are new,
+    // so no write of an earlier part can cross them.
+    const recorded: number[] = [];
+    writes.forEach((write, i) => {
+      if (write.record !== undefined) recorded.push(i);
+    });
     return (async () => {
       let from = 0;
       for (const to of [...cuts, writes.length]) {
-        await this.#sendPart(driver, writes, from, to, results);
+        await this.#sendPart(
+          driver,
+          writes,
+          from,
+          to,
+          results,
+          from === 0 ? recorded : [],
+        );
         from = to;
       }
       return results;
@@ -451,21 +509,24 @@ export class Writes {
   // The writes from `from` to `to` of a batch: the recorded stores in one
   // script, the tagged writes in one tags' script, the others in one
   // #setMany per expiry among them; a failed command fails only its own
-  // writes, each of their callers with the same scrubbed error.
+  // writes, each of their callers with the same scrubbed error. `given`:
+  // the recorded stores this part sends instead of its own.
   #sendPart(
     driver: Driver,
     writes: readonly PendingWrite[],
     from: number,
     to: number,
     results: BatchResult<unknown>[],
+    given?: readonly number[],
   ): Promise<unknown> {
-    const recorded: number[] = [];
+    const recorded: number[] = given === undefined ? [] : [...given];
     const tagged: number[] = [];
     const byTtl = new Map<number | undefined, number[]>();
     for (let i = from; i < to; i++) {
       const { ttl, record, tagging } = writes[i];
-      if (record !== undefined) recorded.push(i);
-      else if (tagging !== undefined) tagged.push(i);
+      if (record !== undefined) {
+        if (given === undefined) recorded.push(i);
+      } else if (tagging !== undefined) tagged.push(i);
       else {
         const group = byTtl.get(ttl);
         if (group === undefined) byTtl.set(ttl, [i]);
@@ -496,14 +557,22 @@ export class Writes {
       )
     );
     if (tagged.length > 0) {
+      // Each caller settles with its own write's outcome.
       sent.push(
-        this.#tags.write(
+        this.#tags.writeSettled(
           driver,
           tagged.map((i) => writes[i] as TaggedWrite),
-        ).then(
-          () => tagged.forEach((i) => results[i] = undefined),
-          failAll(tagged, "EVALSHA"),
-        ),
+        ).then((outcomes) => {
+          // One report per failed script: its writes share its error.
+          const failed = new Map<Error, number[]>();
+          outcomes.forEach((error, j) => {
+            if (error === undefined) results[tagged[j]] = undefined;
+            else failed.set(error, [...failed.get(error) ?? [], tagged[j]]);
+          });
+          for (const [error, group] of failed) {
+            failAll(group, "EVALSHA")(error);
+          }
+        }),
       );
     }
     for (let start = 0; start < recorded.length; start += RECORDED_STORE_MAX) {
