@@ -24,6 +24,9 @@ import type { RedisClientLike } from "../redis_client.ts";
 // ran (Bun and Node fail the run): an error no test can catch is a failure
 // of the run, so on Deno it ends the file's process, which the runner then
 // counts as failed.
+// The redis-server processes this file's process started and has not seen
+// end, for the exit above.
+const runningServers = new Set<ChildProcess>();
 // Errors a test has declared to be its runtime's own (see tolerateUncaught),
 // each with how many more of them may pass.
 const toleratedErrors: {
@@ -43,6 +46,8 @@ if ("Deno" in globalThis) {
       return;
     }
     console.error("uncaught error during the tests:", event.error);
+    // Deno.exit skips the files' after() hooks: servers would outlive it.
+    for (const child of runningServers) child.kill("SIGKILL");
     (globalThis as unknown as { Deno: { exit(code: number): never } }).Deno
       .exit(1);
   });
@@ -164,6 +169,8 @@ export class RedisServer implements AsyncDisposable {
       ...(this.#options.args ?? []),
     ], { stdio: ["ignore", "ignore", "pipe"] });
     this.#process = child;
+    runningServers.add(child);
+    child.once("exit", () => runningServers.delete(child));
     const spawned = new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", (error: NodeJS.ErrnoException) =>
