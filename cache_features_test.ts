@@ -4,7 +4,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Cache, type CacheError, DecodeError, TimeoutError } from "./mod.ts";
+import {
+  Cache,
+  type CacheError,
+  type CommandError,
+  DecodeError,
+  TimeoutError,
+} from "./mod.ts";
 import {
   redisForThisFile,
   runChild,
@@ -748,6 +754,62 @@ test("concurrent gets become one command; coalesce: false sends one GET each", a
   const calls = await commandCalls();
   assert.equal(calls.get, 100);
   assert.equal(calls.eval, undefined);
+});
+
+test("after batches that found every key, a batch sends MGET alone; a miss or a key of another type still gets its own outcome", async () => {
+  await using cache = await Cache.connect({ url: server.url() });
+  const keys = await cache.storeMany(
+    Array.from({ length: 10 }, (_, i) => `v${i}`),
+  );
+  const values = keys.map((_, i) => `v${i}`);
+  const batchOfHits = () => Promise.all(keys.map((key) => cache.getStr(key)));
+  // Batches in a row that find every key make the next one speculate.
+  for (let i = 0; i < 8; i++) assert.deepEqual(await batchOfHits(), values);
+  await raw.send("CONFIG", "RESETSTAT");
+  assert.deepEqual(await batchOfHits(), values);
+  const alone = await commandCalls();
+  assert.equal(alone.mget, 1, JSON.stringify(alone));
+  assert.equal(alone.exists, undefined, JSON.stringify(alone));
+  // A miss and a key of another type in a speculating batch: EXISTS of
+  // the keys MGET found nothing for follows, and each gets what GET gives.
+  await raw.send("RPUSH", "a-list", "x");
+  await raw.send("CONFIG", "RESETSTAT");
+  const mixed = await Promise.allSettled([
+    cache.getStr(keys[0]),
+    cache.getStr("a-list"),
+    cache.getStr("never-stored"),
+  ]);
+  assert.deepEqual(mixed[0], { status: "fulfilled", value: "v0" });
+  assert.equal(mixed[1].status, "rejected");
+  assert.equal(
+    ((mixed[1] as PromiseRejectedResult).reason as CommandError).code,
+    "WRONGTYPE",
+  );
+  assert.deepEqual(mixed[2], { status: "fulfilled", value: null });
+  const rechecked = await commandCalls();
+  assert.equal(rechecked.exists, 1, JSON.stringify(rechecked));
+  // The batch that missed ended the streak: the next one pairs EXISTS
+  // with its MGET again, however it turns out.
+  await raw.send("CONFIG", "RESETSTAT");
+  assert.deepEqual(await batchOfHits(), values);
+  const paired = await commandCalls();
+  assert.equal(paired.mget, 1, JSON.stringify(paired));
+  assert.equal(paired.exists, 1, JSON.stringify(paired));
+  // Only true misses after a new streak: one EXISTS tells them apart, and
+  // nothing is read again.
+  for (let i = 0; i < 8; i++) await batchOfHits();
+  await raw.send("CONFIG", "RESETSTAT");
+  assert.deepEqual(
+    await Promise.all([cache.getStr(keys[1]), cache.getStr("never-stored")]),
+    ["v1", null],
+  );
+  const misses = await commandCalls();
+  assert.deepEqual(
+    [misses.mget, misses.exists, misses.eval, misses.get],
+    [1, 1, undefined, undefined],
+    JSON.stringify(misses),
+  );
+  assert.equal(cache.stats().misses, 2);
 });
 
 /** The inputs and outputs store recorded, as text, oldest first. */

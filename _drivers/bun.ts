@@ -11,7 +11,7 @@
 
 import { asUint8Array } from "./bytes.ts";
 import { looksLikeReply, rejectionsBy, toCacheError } from "./client_errors.ts";
-import { GET_EACH_MAX } from "./commands.ts";
+import { GET_EACH_MAX, missingKeys } from "./commands.ts";
 import { connectWithin, reconnectDelay } from "./connect.ts";
 import type { Driver, OpenOptions } from "./driver.ts";
 import { TextReplies } from "./text_replies.ts";
@@ -163,12 +163,17 @@ export class BunDriver implements Driver {
    * for is read again with `getBuffer`, which gives that key's WRONGTYPE (the
    * script other drivers use instead replies as text here).
    */
-  getEach(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]> {
+  getEach(
+    keys: readonly string[],
+    hitsLikely = false,
+  ): Promise<(Uint8Array | null | Error)[]> {
     const client = this.#client;
     // Without an async frame: a burst's batch is the common case.
     const each = this.#isUsable(client)
-      ? this.#getEachOn(client, keys)
-      : this.#reopened().then((fresh) => this.#getEachOn(fresh, keys));
+      ? this.#getEachOn(client, keys, hitsLikely)
+      : this.#reopened().then((fresh) =>
+        this.#getEachOn(fresh, keys, hitsLikely)
+      );
     return each.catch((error) => {
       throw toCacheError(error, "MGET", isServerReply);
     });
@@ -177,6 +182,7 @@ export class BunDriver implements Driver {
   #getEachOn(
     client: BunRedisClient,
     keys: readonly string[],
+    hitsLikely: boolean,
   ): Promise<(Uint8Array | null | Error)[]> {
     const readAgain = (i: number) =>
       client.getBuffer(keys[i]).then(bytesOrNull, getError);
@@ -185,6 +191,19 @@ export class BunDriver implements Driver {
         this.#texts.bytesRead(values);
         return values;
       });
+    }
+    if (hitsLikely) {
+      // MGET alone; EXISTS after it only of the keys it found nothing for.
+      return (client.send("MGET", keys as string[]) as Promise<unknown[]>)
+        .then((texts) => {
+          const missing = missingKeys(keys, texts);
+          if (missing.length === 0) {
+            return this.#texts.toBytes(texts, readAgain);
+          }
+          return client.send("EXISTS", missing).then((existing) =>
+            this.#texts.toBytes(texts, readAgain, Number(existing) !== 0)
+          );
+        });
     }
     return Promise.all([
       client.send("MGET", keys as string[]) as Promise<unknown[]>,

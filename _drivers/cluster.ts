@@ -99,6 +99,7 @@ export class ClusterDriver extends NodeRedisDriver {
 
   override async getEach(
     keys: readonly string[],
+    hitsLikely = false,
   ): Promise<(Uint8Array | null | Error)[]> {
     const results: (Uint8Array | null | Error)[] = new Array(keys.length);
     await Promise.all(
@@ -106,7 +107,7 @@ export class ClusterDriver extends NodeRedisDriver {
         const slotKeys = positions.map((i) => keys[i]);
         const found = slotKeys.length === 1
           ? [await this.getBytes(slotKeys[0]).catch((error: Error) => error)]
-          : await super.getEach(slotKeys);
+          : await super.getEach(slotKeys, hitsLikely);
         positions.forEach((position, i) => results[position] = found[i]);
       }),
     );

@@ -42,11 +42,16 @@ export class DbRedisDriver implements Driver {
     return asByteList(replies);
   }
 
-  getEach(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]> {
+  getEach(
+    keys: readonly string[],
+    hitsLikely = false,
+  ): Promise<(Uint8Array | null | Error)[]> {
     const [command, ...args] = getEachCommand(keys);
     return getEachViaMget(
+      keys,
+      hitsLikely,
       () => this.getManyBytes(keys),
-      () => this.#sent("EXISTS", [...keys]),
+      (some) => this.#sent("EXISTS", [...some]),
       async () => parseGetEach(await this.#sent(command, args, AS_BYTES)),
     );
   }

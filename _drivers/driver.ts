@@ -31,9 +31,14 @@ export interface Driver {
    * `GET` of each key in one round trip (MGET and EXISTS, then the
    * {@linkcode GET_EACH} script, or on Bun a GET of each key MGET found
    * nothing for, when the counts differ), with each key's own error, as
-   * separate GETs would give.
+   * separate GETs would give. With `hitsLikely`, MGET goes first and alone,
+   * and EXISTS of the keys it found nothing for only when there are some:
+   * one command for a batch of hits, a second round trip for one with misses.
    */
-  getEach?(keys: readonly string[]): Promise<(Uint8Array | null | Error)[]>;
+  getEach?(
+    keys: readonly string[],
+    hitsLikely?: boolean,
+  ): Promise<(Uint8Array | null | Error)[]>;
   /**
    * Whether commands can go out now. While it is false the cache lets only a
    * bounded number of commands wait for the connection to come back.

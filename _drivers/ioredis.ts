@@ -48,16 +48,19 @@ export class IoRedisDriver implements Driver {
 
   async getEach(
     keys: readonly string[],
+    hitsLikely = false,
   ): Promise<(Uint8Array | null | Error)[]> {
     const [command, ...args] = getEachCommand(keys);
     const client = this.#client;
     try {
       return await getEachViaMget(
+        keys,
+        hitsLikely,
         async () =>
           asByteList(
             await client.callBuffer("MGET", [...keys]) as (Uint8Array | null)[],
           ),
-        () => client.call("EXISTS", [...keys]),
+        (some) => client.call("EXISTS", [...some]),
         async () => parseGetEach(await client.callBuffer(command, args)),
       );
     } catch (error) {

@@ -161,11 +161,14 @@ export class NodeRedisDriver implements Driver {
 
   async getEach(
     keys: readonly string[],
+    hitsLikely = false,
   ): Promise<(Uint8Array | null | Error)[]> {
     // keys[0] routes all of them: in a cluster they share one slot.
     const route = this.route;
     try {
       return await getEachViaMget(
+        keys,
+        hitsLikely,
         async () =>
           asByteList(
             await route.send(["MGET", ...keys], AS_BYTES, keys[0], true) as (
@@ -173,7 +176,7 @@ export class NodeRedisDriver implements Driver {
               | null
             )[],
           ),
-        () => route.send(["EXISTS", ...keys], AS_TEXT, keys[0], true),
+        (some) => route.send(["EXISTS", ...some], AS_TEXT, keys[0], true),
         async () =>
           parseGetEach(
             await route.send(getEachCommand(keys), AS_BYTES, keys[0], true),
