@@ -43,7 +43,7 @@ function coalescedGets(shape: string, why: string): BoundText {
       : reach < 1.5
       ? ", under the goal itself"
       : ", so the cache would have to add next to nothing to a batched get to meet it";
-    return `the raw client batched by hand, the gets of a tick sent as one MGET and one EXISTS and nothing else (no key check, deadline, stats or error per key), reached ${
+    return `the raw client batched by hand, the gets of a tick sent as one MGET and nothing else (no key check, deadline, stats or error per key, nor the EXISTS the cache adds while its batches miss keys), reached ${
       fixed(reach)
     } of ${
       RAW[runtime]
@@ -54,9 +54,9 @@ function coalescedGets(shape: string, why: string): BoundText {
 }
 
 const DENO_GETS =
-  "On Deno, node-redis's work per reply value is most of what a GET costs it, so one MGET of 100 keys still costs the client a large part of 100 GETs; the EXISTS that keeps WRONGTYPE exact for each key is a second command of the same 100 keys.";
+  "On Deno, node-redis's work per reply value is most of what a GET costs it, so one MGET of 100 keys still costs the client a large part of 100 GETs.";
 const BUN_GETS =
-  "Bun's client already sends the GETs of a tick together, and its cost per key is close to that of MGET, whose text replies must then be encoded back to bytes (Bun's only binary-safe read is getBuffer); the EXISTS that keeps WRONGTYPE exact adds the rest.";
+  "Bun's client already sends the GETs of a tick together, and its cost per key is close to that of MGET, whose text replies must then be encoded back to bytes (Bun's only binary-safe read is getBuffer).";
 
 // What the cache adds per call, one at a time, and how much the raw
 // client's own rounds vary in the same run.

@@ -198,9 +198,10 @@ export async function openSubject(
 
 /**
  * The raw client with the least a batch of gets can cost: the gets of a
- * tick gathered by hand into one MGET and one EXISTS (what the cache sends
- * for them), each caller handed its value, nothing else: no validation,
- * deadline, stats or error per key. The floor under the cache's coalesced
+ * tick gathered by hand into one MGET (what the cache sends for them once
+ * its batches keep finding every key), each caller handed its value,
+ * nothing else: no validation, deadline, stats or error per key, and no
+ * check for keys of another type. The floor under the cache's coalesced
  * get, measured beside it. On Bun, whose MGET gives text, the values are
  * encoded back to bytes (exact for UTF-8 values such as these).
  */
@@ -215,18 +216,15 @@ async function batchedByHand(url: string): Promise<Subject> {
       };
     };
   }).Bun;
-  let mgetAndExists: (keys: string[]) => Promise<unknown[]>;
+  let mget: (keys: string[]) => Promise<unknown[]>;
   let set: (key: string, value: string) => Promise<unknown>;
   let close: () => void;
   if (bun !== undefined) {
     const client = new bun.RedisClient(url);
     await client.connect();
     const encoder = new TextEncoder();
-    mgetAndExists = async (keys) => {
-      const [values] = await Promise.all([
-        client.send("MGET", keys) as Promise<(string | null)[]>,
-        client.send("EXISTS", keys),
-      ]);
+    mget = async (keys) => {
+      const values = await client.send("MGET", keys) as (string | null)[];
       return values.map((value) =>
         value === null ? null : encoder.encode(value)
       );
@@ -239,13 +237,8 @@ async function batchedByHand(url: string): Promise<Subject> {
     client.on("error", () => {});
     await client.connect();
     const asBytes = client.withTypeMapping(AS_BYTES.typeMapping);
-    mgetAndExists = async (keys) => {
-      const [values] = await Promise.all([
-        asBytes.sendCommand(["MGET", ...keys]) as Promise<unknown[]>,
-        client.sendCommand(["EXISTS", ...keys]),
-      ]);
-      return values;
-    };
+    mget = (keys) =>
+      asBytes.sendCommand(["MGET", ...keys]) as Promise<unknown[]>;
     set = (key, value) => client.sendCommand(["SET", key, value]);
     close = () => client.destroy();
   }
@@ -257,7 +250,7 @@ async function batchedByHand(url: string): Promise<Subject> {
     const waiting = callers;
     keys = [];
     callers = [];
-    mgetAndExists(batch).then((values) => {
+    mget(batch).then((values) => {
       for (let i = 0; i < waiting.length; i++) waiting[i](values[i]);
     });
   };
