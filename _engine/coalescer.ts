@@ -60,6 +60,16 @@ export class Coalescer<I, V> {
   }
 
   /**
+   * Whether items wait for the end of this tick: the connection was up when
+   * the first came, so a caller need not ask the driver again (a getter
+   * chain down to the client's, a tenth of what a batched get costs the
+   * cache over a client that answers at once).
+   */
+  get pending(): boolean {
+    return this.#count > 0;
+  }
+
+  /**
    * Sends what was added so far now instead of at the end of the tick, so a
    * call that cannot wait for the batch does not overtake it.
    */

@@ -131,9 +131,10 @@ export class Reads {
       // Plain gets share one command, one deadline and one latency sample
       // per batch; a touch, a signal or a timeout of its own goes alone.
       // While the connection is down each get counts against offlineQueue.
-      const coalescer = touch === undefined &&
+      const coalescer = this.#coalescer !== undefined &&
+          touch === undefined &&
           this.#settings.sharesBatch(call) &&
-          this.#runner.driver?.connected !== false
+          (this.#coalescer.pending || this.#runner.driver?.connected !== false)
         ? this.#coalescer
         : undefined;
       // A batch counts its own hits; a read alone is counted here.

@@ -268,8 +268,9 @@ export class Writes {
     tagging?: Tagging,
   ): Promise<unknown> {
     this.#l1?.invalidate(redisKey);
-    const batch = replicas === 0 && this.#settings.sharesBatch(call) &&
-        this.#runner.driver?.connected !== false
+    const batch = this.#batch !== undefined && replicas === 0 &&
+        this.#settings.sharesBatch(call) &&
+        (this.#batch.pending || this.#runner.driver?.connected !== false)
       ? this.#batch
       : undefined;
     // A write that goes alone lets those of this tick go first, so writes
