@@ -387,7 +387,8 @@ export class Cache implements AsyncDisposable {
   }
 
   /**
-   * Sets `key` to expire in `ttl` ms.
+   * Sets `key` to expire in `ttl` ms, grace included (the last `grace` ms
+   * of an entry written with one are stale); a tagged entry's tags follow.
    *
    * @example
    * ```ts

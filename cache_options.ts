@@ -301,7 +301,9 @@ export interface ReadOptions extends CallOptions {
 export interface GetOptions extends ReadOptions {
   /**
    * Sliding expiry: on a hit, reset the key's expiry in the same round trip
-   * (`GETEX … PX`): `true` to the cache's `ttl`, a number to that many ms.
+   * (`GETEX … PX`, in a script that moves a tagged entry's tags with it, as
+   * {@linkcode Cache.expire} does): `true` to the cache's `ttl`, a number to
+   * that many ms.
    */
   touch?: boolean | number;
 }

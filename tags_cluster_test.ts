@@ -440,3 +440,46 @@ test(
     assert.equal(await cache.getStr(await again), null);
   },
 );
+
+test(
+  "in a cluster, expire and a touch move a tagged entry's bookkeeping in its slot and its tags' registries: it outlives its old expiry, and invalidateTags still removes it",
+  { timeout: 60_000 },
+  async () => {
+    const nodes = await primaries();
+    const cache = await connect("tc-extend");
+    const send = (args: string[]) => engineOf(cache).send(args);
+    const extended = await cache.store("e", { tags: ["t", "u"], ttl: 200 });
+    const touched = await cache.store("o", { tags: ["t"], ttl: 200 });
+    const [seconds] = (await send(["TIME"]) as unknown[]).map(Number);
+    const writtenAt = seconds * 1000;
+    assert.equal(await cache.expire(extended, 600_000), true);
+    assert.equal(await cache.getStr(touched, { touch: 600_000 }), "o");
+    // Every index and reverse index follows; each tag's registry keeps
+    // its slots as long.
+    const kept = await bookkeepingByNode(nodes, "tc-extend");
+    assert.equal(kept.length, 5, kept.map(([, key]) => key).join());
+    for (const [node, key] of kept) {
+      const left = Number(await node.send("PTTL", key));
+      assert.ok(left > 590_000, `${key}: PTTL ${left}`);
+    }
+    for (const tag of ["t", "u"]) {
+      const registry = `tc-extend:__tag:s:${tag}`;
+      assert.ok(Number(await send(["ZCARD", registry])) > 0, tag);
+      const short = await send([
+        "ZCOUNT",
+        registry,
+        "-inf",
+        String(writtenAt + 600_000),
+      ]);
+      assert.equal(Number(short), 0, `${tag}: slots that expire too soon`);
+    }
+    await waitFor(
+      async () => Number((await send(["TIME"]) as unknown[])[0]) > seconds + 1,
+      5_000,
+      "the entries' old expiry did not pass",
+    );
+    assert.equal(await cache.invalidateTags("t"), 2);
+    assert.deepEqual(await cache.getMany([extended, touched]), [null, null]);
+    assert.deepEqual(await bookkeeping(nodes, "tc-extend"), []);
+  },
+);

@@ -634,3 +634,147 @@ test("getOrStoreMany stores what it loads with the call's tags", async () => {
   );
   assert.equal(await raw.send("EXISTS", "many-tags:d"), 0);
 });
+
+// Redis's clock, in ms: the one every expiry and index score is on.
+async function serverNow(): Promise<number> {
+  const [seconds, micros] = (await raw.send("TIME") as unknown[]).map(Number);
+  return seconds * 1000 + Math.floor(micros / 1000);
+}
+
+const pttl = async (key: string) => Number(await raw.send("PTTL", key));
+
+// Where a key's bookkeeping says it expires, and where Redis has it expire.
+async function scoresAndExpiry(namespace: string, key: string, tags: string[]) {
+  const expiry = Number(await raw.send("PEXPIRETIME", `${namespace}:${key}`));
+  const scores: number[] = [];
+  for (const tag of tags) {
+    scores.push(
+      Number(
+        await raw.send(
+          "ZSCORE",
+          `${namespace}:__tag:i:${tag}`,
+          `${namespace}:${key}`,
+        ),
+      ),
+    );
+  }
+  return { expiry, scores };
+}
+
+for (
+  const [how, extend] of [
+    ["expire", (cache: Cache, key: string) => cache.expire(key, 5_000)],
+    [
+      "a get with touch",
+      async (cache: Cache, key: string) =>
+        (await cache.getStr(key, { touch: 5_000 })) === "v",
+    ],
+  ] as const
+) {
+  test(`${how} extends a tagged entry's tags with it: it outlives its old expiry, and invalidateTags still removes it`, async () => {
+    const namespace = `extend-${how.replaceAll(" ", "-")}`;
+    const cache = await connect(namespace);
+    const key = await cache.store("v", { tags: ["a", "b"], ttl: 200 });
+    const oldExpiry = Number(
+      await raw.send("PEXPIRETIME", `${namespace}:${key}`),
+    );
+    assert.equal(await extend(cache, key), true);
+
+    // Each index scores it where Redis has it expire, and it, its grace
+    // hash and the reverse index live as long.
+    const { expiry, scores } = await scoresAndExpiry(namespace, key, [
+      "a",
+      "b",
+    ]);
+    assert.ok(expiry > oldExpiry + 4_000, `expiry ${expiry}`);
+    for (const score of scores) {
+      assert.ok(Math.abs(score - expiry) <= 5, `score ${score} ≠ ${expiry}`);
+    }
+    for (const name of ["__tag:i:a", "__tag:i:b", `__tag:k:${key}`]) {
+      const left = await pttl(`${namespace}:${name}`);
+      assert.ok(left > 4_000 && left <= 5_000, `${name}: PTTL ${left}`);
+    }
+
+    await waitFor(
+      async () => await serverNow() > oldExpiry + 100,
+      5_000,
+      "the entry's old expiry did not pass",
+    );
+    // A tagged write to "a" prunes its index of what has expired by score.
+    const other = await cache.store("o", { tags: ["a"], ttl: 60_000 });
+    assert.equal(await cache.getStr(key), "v");
+    assert.equal(await cache.invalidateTags("b"), 1);
+    assert.equal(await cache.getStr(key), null);
+    // It left "a" too, which keeps only the other entry.
+    assert.deepEqual(
+      (await raw.send(
+        "ZRANGE",
+        `${namespace}:__tag:i:a`,
+        "0",
+        "-1",
+      ) as unknown[])
+        .map(String),
+      [`${namespace}:${other}`],
+    );
+    assert.deepEqual(await bookkeeping(namespace), [
+      `${namespace}:__tag:i:a`,
+      `${namespace}:__tag:k:${other}`,
+    ]);
+  });
+}
+
+test("expire to a shorter ttl brings a tagged entry's scores and its bookkeeping's expiry down with it", async () => {
+  const cache = await connect("shorten");
+  const key = await cache.store("v", { tags: ["a", "b"], ttl: 60_000 });
+  const kept = await cache.store("k", { tags: ["b"], ttl: 60_000 });
+  assert.equal(await cache.expire(key, 300), true);
+  const { expiry, scores } = await scoresAndExpiry("shorten", key, ["a", "b"]);
+  for (const score of scores) {
+    assert.ok(Math.abs(score - expiry) <= 5, `score ${score} ≠ ${expiry}`);
+  }
+  const index = await pttl("shorten:__tag:i:a");
+  const reverse = await pttl(`shorten:__tag:k:${key}`);
+  assert.ok(index > 0 && index <= 300, `index PTTL ${index}`);
+  assert.ok(reverse > 0 && reverse <= 300, `reverse index PTTL ${reverse}`);
+  // Index b keeps the entry that lives longer.
+  assert.ok(await pttl("shorten:__tag:i:b") > 50_000);
+  await waitFor(
+    async () => (await bookkeeping("shorten")).length === 2,
+    5_000,
+    "the shortened entry's bookkeeping outlived it",
+  );
+  assert.deepEqual(await bookkeeping("shorten"), [
+    "shorten:__tag:i:b",
+    `shorten:__tag:k:${kept}`,
+  ]);
+  assert.equal(await raw.send("EXISTS", `shorten:${key}`), 0);
+  assert.equal(await cache.invalidateTags("b"), 1);
+});
+
+test("expire and touch of an untagged key do what they did, with one EXISTS more in their script; of a missing key, nothing", async () => {
+  const cache = await connect("untagged-expiry", { history: false });
+  const key = await cache.store("u", { ttl: 1_000 });
+  const before = await commandCalls();
+  assert.equal(await cache.expire(key, 30_000), true);
+  assert.ok(await pttl(`untagged-expiry:${key}`) > 25_000);
+  assert.equal(await cache.getStr(key, { touch: 40_000 }), "u");
+  assert.ok(await pttl(`untagged-expiry:${key}`) > 35_000);
+  assert.equal(await cache.expire("missing", 30_000), false);
+  assert.equal(await cache.getStr("missing", { touch: 30_000 }), null);
+  const after = await commandCalls();
+  const sent = Object.fromEntries(
+    [...after].filter(([command, calls]) =>
+      calls !== (before.get(command) ?? 0) &&
+      !["info", "pttl"].includes(command)
+    ).map(([command, calls]) => [command, calls - (before.get(command) ?? 0)]),
+  );
+  // Bun's client reads the value with a GET of its own, and the expiry's
+  // script sets it with PEXPIRE.
+  // The first call of each script is EVAL, which sends the script.
+  const read = runtime === "bun"
+    ? { get: 2, pexpire: 4, eval: 1, evalsha: 3 }
+    : { getex: 2, pexpire: 2, eval: 2, evalsha: 2 };
+  // A key's reverse index is looked for only when the key exists.
+  assert.deepEqual(sent, { ...read, exists: 2 });
+  assert.deepEqual(await keysOf("untagged-expiry"), [`untagged-expiry:${key}`]);
+});

@@ -82,38 +82,24 @@ export class BunDriver implements Driver {
     return reply.then(undefined, failedCommand(command));
   }
 
-  // Bun's getex decodes values as text, so a lone read goes through the
-  // binary-safe getBuffer; auto-pipelining sends the PEXPIRE of a touch in
-  // the same round trip.
-  getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
+  // Bun's send decodes values as text, so a read goes through the
+  // binary-safe getBuffer (and a touch pairs it with a script that sets the
+  // expiry, which auto-pipelining sends in the same round trip), and there
+  // is no sendBytes.
+  getBytes(key: string): Promise<Uint8Array | null> {
     const client = this.#client;
-    if (touch !== undefined || !this.#isUsable(client)) {
-      return this.#getBytesSlowly(key, touch);
-    }
+    if (!this.#isUsable(client)) return this.#getBytesSlowly(key);
     // The common case without an async frame, Promise.all or closures: a
     // lone get is most of what a cache does.
     return client.getBuffer(key).then(ownBytesOrNull, failedGet);
   }
 
-  async #getBytesSlowly(
-    key: string,
-    touch: number | undefined,
-  ): Promise<Uint8Array | null> {
+  async #getBytesSlowly(key: string): Promise<Uint8Array | null> {
     try {
-      const client = await this.#usable();
-      const [reply] = await Promise.all([
-        client.getBuffer(key),
-        touch === undefined
-          ? undefined
-          : client.send("PEXPIRE", [key, String(touch)]),
-      ]);
+      const reply = await (await this.#usable()).getBuffer(key);
       return reply === null ? null : ownBytes(reply);
     } catch (error) {
-      throw toCacheError(
-        error,
-        touch === undefined ? "GET" : "GETEX",
-        isServerReply,
-      );
+      throw toCacheError(error, "GET", isServerReply);
     }
   }
 

@@ -2,7 +2,6 @@
 
 import { asUint8Array } from "./bytes.ts";
 import { looksLikeReply, toCacheError } from "./client_errors.ts";
-import { getCommand } from "./commands.ts";
 import type { Driver } from "./driver.ts";
 import type { RedisArgument, RedisCommandClient } from "../redis_client.ts";
 
@@ -25,13 +24,22 @@ export class CommandClientDriver implements Driver {
     }
   }
 
-  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
-    const command = getCommand(key, touch);
+  // The client's replies as they come, texts encoded: bytes are exact only
+  // when the client gives bytes, as for getBytes.
+  async sendBytes(args: readonly RedisArgument[]): Promise<unknown> {
+    try {
+      return toByteReplies(await this.#client.sendCommand([...args]));
+    } catch (error) {
+      throw toCacheError(error, args[0], looksLikeReply);
+    }
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
     let reply: unknown;
     try {
-      reply = await this.#client.sendCommand(command);
+      reply = await this.#client.sendCommand(["GET", key]);
     } catch (error) {
-      throw toCacheError(error, command[0], looksLikeReply);
+      throw toCacheError(error, "GET", looksLikeReply);
     }
     return toBytes(reply);
   }
@@ -64,6 +72,14 @@ function toBytes(reply: unknown): Uint8Array | null {
   throw new TypeError(
     "client.sendCommand returned neither bytes nor text for a value",
   );
+}
+
+// Text replies become bytes, inside arrays too.
+function toByteReplies(reply: unknown): unknown {
+  if (reply instanceof Uint8Array) return asUint8Array(reply);
+  if (typeof reply === "string") return encoder.encode(reply);
+  if (Array.isArray(reply)) return reply.map(toByteReplies);
+  return reply;
 }
 
 // Byte replies become text, inside arrays too (SCAN's key lists).

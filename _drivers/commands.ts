@@ -1,5 +1,5 @@
-// Commands and reply parsing that several adapters share: GET or GETEX, and
-// the batched GET of many keys with each key's own error.
+// Commands and reply parsing that several adapters share: the batched GET
+// of many keys with each key's own error.
 
 import { CommandError } from "../errors.ts";
 import { asByteList } from "./bytes.ts";
@@ -95,11 +95,4 @@ export function parseGetEach(reply: unknown): (Uint8Array | null | Error)[] {
     );
   }
   return results;
-}
-
-/** The GET or GETEX command for {@linkcode Driver.getBytes}. */
-export function getCommand(key: string, touch?: number): string[] {
-  return touch === undefined
-    ? ["GET", key]
-    : ["GETEX", key, "PX", String(touch)];
 }

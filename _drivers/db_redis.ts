@@ -5,12 +5,7 @@
 
 import { asByteList, asUint8Array } from "./bytes.ts";
 import { toCacheError } from "./client_errors.ts";
-import {
-  getCommand,
-  getEachCommand,
-  getEachViaMget,
-  parseGetEach,
-} from "./commands.ts";
+import { getEachCommand, getEachViaMget, parseGetEach } from "./commands.ts";
 import type { Driver } from "./driver.ts";
 import { CommandError, ConnectionError } from "../errors.ts";
 import type { DbRedisLikeClient, RedisArgument } from "../redis_client.ts";
@@ -29,10 +24,13 @@ export class DbRedisDriver implements Driver {
     return this.#sent(String(command), args);
   }
 
-  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
-    const [command, ...args] = getCommand(key, touch);
-    const reply = await this.#sent(command, args, AS_BYTES);
-    return reply === null ? null : bytesOf(reply, command);
+  sendBytes([command, ...args]: readonly RedisArgument[]): Promise<unknown> {
+    return this.#sent(String(command), args, AS_BYTES);
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    const reply = await this.#sent("GET", [key], AS_BYTES);
+    return reply === null ? null : bytesOf(reply, "GET");
   }
 
   async getManyBytes(keys: readonly string[]): Promise<(Uint8Array | null)[]> {

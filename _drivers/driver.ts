@@ -16,11 +16,14 @@ export interface Driver {
    */
   send(args: readonly RedisArgument[], key?: string): Promise<unknown>;
   /**
-   * `GET key`, binary-safe: the exact bytes, or `null` for a missing key.
-   * With `touch`, also resets the key's expiry to `touch` ms on a hit, in the
-   * same round trip (`GETEX … PX`).
+   * Sends one command whose bulk-string replies, in arrays too, come back
+   * as bytes (`Uint8Array`s), binary-safe: for a script that returns a
+   * value (a touch). Absent on a client that reads them only as text (Bun's
+   * `RedisClient`, whose one binary-safe read is `getBuffer`).
    */
-  getBytes(key: string, touch?: number): Promise<Uint8Array | null>;
+  sendBytes?(args: readonly RedisArgument[]): Promise<unknown>;
+  /** `GET key`, binary-safe: the exact bytes, or `null` for a missing key. */
+  getBytes(key: string): Promise<Uint8Array | null>;
   /**
    * The values of `keys`, binary-safe, in one round trip; `null` for each
    * missing key. One `MGET` (on Bun's `RedisClient`, one per 1000 keys, its

@@ -2,12 +2,7 @@
 
 import { asBuffer, asByteList, asUint8Array } from "./bytes.ts";
 import { looksLikeReply, toCacheError } from "./client_errors.ts";
-import {
-  getCommand,
-  getEachCommand,
-  getEachViaMget,
-  parseGetEach,
-} from "./commands.ts";
+import { getEachCommand, getEachViaMget, parseGetEach } from "./commands.ts";
 import type { Driver } from "./driver.ts";
 import type { IoRedisLikeClient, RedisArgument } from "../redis_client.ts";
 
@@ -27,13 +22,20 @@ export class IoRedisDriver implements Driver {
     );
   }
 
-  async getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
-    const [command, ...args] = getCommand(key, touch);
+  sendBytes([command, ...args]: readonly RedisArgument[]): Promise<unknown> {
+    return this.#client.callBuffer(String(command), args.map(asBuffer)).catch(
+      (error) => {
+        throw toCacheError(error, command, isServerReply);
+      },
+    );
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | null> {
     try {
-      const reply = await this.#client.callBuffer(command, args);
+      const reply = await this.#client.callBuffer("GET", [key]);
       return reply === null ? null : asUint8Array(reply as Uint8Array);
     } catch (error) {
-      throw toCacheError(error, command, isServerReply);
+      throw toCacheError(error, "GET", isServerReply);
     }
   }
 

@@ -7,12 +7,7 @@ import { isIP } from "node:net";
 import { BasicPooledClientSideCache, createClient, ErrorReply } from "redis";
 import { asBuffer, asByteList, asUint8Array } from "./bytes.ts";
 import { looksLikeReply, rejectionsBy, toCacheError } from "./client_errors.ts";
-import {
-  getCommand,
-  getEachCommand,
-  getEachViaMget,
-  parseGetEach,
-} from "./commands.ts";
+import { getEachCommand, getEachViaMget, parseGetEach } from "./commands.ts";
 import { connectWithin, reconnectDelay } from "./connect.ts";
 import type { Driver, OpenOptions } from "./driver.ts";
 import type { RedisArgument, TlsOptions } from "../redis_client.ts";
@@ -32,9 +27,6 @@ const toBytes = (reply: unknown): Uint8Array | null =>
   reply === null ? null : asUint8Array(reply as Buffer);
 const failedGet = (error: unknown): never => {
   throw toCacheError(error, "GET", isServerReply);
-};
-const failedGetex = (error: unknown): never => {
-  throw toCacheError(error, "GETEX", isServerReply);
 };
 
 const failedCommand = rejectionsBy(isServerReply);
@@ -133,15 +125,25 @@ export class NodeRedisDriver implements Driver {
     }
   }
 
+  // Blob strings as Buffers, through the type-mapped view of the client.
+  sendBytes(args: readonly RedisArgument[]): Promise<unknown> {
+    const failed = failedCommand(args[0]);
+    try {
+      return this.route.send(asBuffers(args), AS_BYTES, undefined, false)
+        .then(undefined, failed);
+    } catch (error) {
+      return Promise.reject(toCacheError(error, args[0], isServerReply));
+    }
+  }
+
   // Not an async function, with handlers made once: this is every get's
   // path, and an async frame with its closures costs a microsecond here.
-  getBytes(key: string, touch?: number): Promise<Uint8Array | null> {
-    const command = getCommand(key, touch);
+  getBytes(key: string): Promise<Uint8Array | null> {
     try {
-      return this.route.send(command, AS_BYTES, key, touch === undefined)
-        .then(toBytes, touch === undefined ? failedGet : failedGetex);
+      return this.route.send(["GET", key], AS_BYTES, key, true)
+        .then(toBytes, failedGet);
     } catch (error) {
-      return Promise.reject(toCacheError(error, command[0], isServerReply));
+      return Promise.reject(toCacheError(error, "GET", isServerReply));
     }
   }
 

@@ -79,8 +79,8 @@ export class Engine implements EngineHandle {
       (args) => this.send(args),
       settings.coalesce,
     );
-    this.reads = new Reads(settings, runner, this.stats, l1);
     this.tags = new Tags(settings.prefix, runner, l1);
+    this.reads = new Reads(settings, runner, this.stats, l1, this.tags);
     this.writes = new Writes(
       settings,
       runner,
@@ -105,7 +105,7 @@ export class Engine implements EngineHandle {
       this.writes,
       this.refreshes,
     );
-    this.keyspace = new Keyspace(settings, runner, l1);
+    this.keyspace = new Keyspace(settings, runner, l1, this.tags);
   }
 
   /** Sends one command within the cache's timeout; bulk strings come back as text. */

@@ -7,6 +7,7 @@ import { negativeKey } from "./negative.ts";
 import type { Runner } from "./runner.ts";
 import { scanKeys } from "./scan.ts";
 import type { Settings } from "./settings.ts";
+import type { Tags } from "./tags.ts";
 import { checkKey, checkOptions, checkTtl, escapeGlob } from "./validate.ts";
 
 /** One cache's keys. */
@@ -15,12 +16,15 @@ export class Keyspace {
   readonly #l1: L1 | undefined;
   readonly #prefix: string;
   readonly #namespace: string | undefined;
+  readonly #tags: Tags;
 
   constructor(
     settings: Settings,
     runner: Runner,
     l1: L1 | undefined,
+    tags: Tags,
   ) {
+    this.#tags = tags;
     this.#runner = runner;
     this.#l1 = l1;
     this.#prefix = settings.prefix;
@@ -68,7 +72,11 @@ export class Keyspace {
     return reply === -2 ? null : reply === -1 ? Infinity : reply;
   }
 
-  /** `Cache.expire`: whether the key existed and now expires in `ttl` ms. */
+  /**
+   * `Cache.expire`: whether the key existed and now expires in `ttl` ms
+   * (its whole Redis expiry, grace included), a tagged key's bookkeeping
+   * with it (`Tags.setExpiry`).
+   */
   async expire(
     key: string,
     ttl: number,
@@ -77,12 +85,11 @@ export class Keyspace {
     const redisKey = this.#prefix + checkKey(key);
     const ms = checkTtl("ttl", ttl);
     this.#l1?.invalidate(redisKey);
-    const reply = await this.#runner.run(
+    return await this.#runner.run(
       "PEXPIRE",
-      (driver) => driver.send(["PEXPIRE", redisKey, String(ms)]),
+      (driver) => this.#tags.setExpiry(driver, redisKey, ms),
       checkOptions(options),
     );
-    return Number(reply) === 1;
   }
 
   /** `Cache.clear`: the namespace's keys, or without one the database. */

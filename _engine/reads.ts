@@ -17,6 +17,7 @@ import { Coalescer } from "./coalescer.ts";
 import { isUnavailable, type Runner } from "./runner.ts";
 import type { Settings } from "./settings.ts";
 import type { Stats } from "./stats.ts";
+import type { Tags } from "./tags.ts";
 import { checkKey, checkOptions, NO_OPTIONS } from "./validate.ts";
 
 // A lone get's call to the driver, taking its key as an argument: a closure
@@ -37,6 +38,7 @@ export class Reads {
   readonly #stats: Stats;
   readonly #l1: L1 | undefined;
   readonly #prefix: string;
+  readonly #tags: Tags;
   readonly #coalescer: Coalescer<string, Uint8Array | null> | undefined;
   #batchReads = true;
   // Batches in a row whose every key was found.
@@ -47,7 +49,9 @@ export class Reads {
     runner: Runner,
     stats: Stats,
     l1: L1 | undefined,
+    tags: Tags,
   ) {
+    this.#tags = tags;
     this.#settings = settings;
     this.#runner = runner;
     this.#stats = stats;
@@ -141,10 +145,17 @@ export class Reads {
       if (l1 !== undefined && touch === undefined) {
         read = this.#fill(l1, redisKey, call).then(this.#counted);
       } else if (coalescer !== undefined) read = coalescer.add(redisKey);
-      else {
+      else if (touch === undefined) {
         read = this.#runner.run(
-          touch === undefined ? "GET" : "GETEX",
-          (driver) => driver.getBytes(redisKey, touch),
+          "GET",
+          (driver) => driver.getBytes(redisKey),
+          call,
+        ).then(this.#counted);
+      } else {
+        // Through the tags: a tagged entry's bookkeeping follows its expiry.
+        read = this.#runner.run(
+          "GETEX",
+          (driver) => this.#tags.touch(driver, redisKey, touch),
           call,
         ).then(this.#counted);
       }

@@ -291,6 +291,61 @@ end
 reply[1] = changed
 return reply`;
 
+// Moves a tagged entry's bookkeeping to the expiry its key was just given,
+// `px` ms from now (Redis's clock, as WRITE scores it): its reverse index
+// expires with it, its score in each of its tags' indexes becomes that
+// expiry, and each index and grace hash expires with its last member. XX:
+// a membership a rewrite with other tags took away stays away. The grace
+// hash is left alone: an entry's grace is what expireTags leaves it, the
+// last part of whatever expiry it has. Returns the tags, for a cluster's
+// registries.
+const FOLLOW = `local function follow(key, reversed, px, index, graces)
+  ${NOW}
+  redis.call("PEXPIRE", reversed, px)
+  local tags = redis.call("SMEMBERS", reversed)
+  for _, tag in ipairs(tags) do
+    local set = index(tag)
+    redis.call("ZADD", set, "XX", now + px, key)
+    expireWithLast(set, graces(tag))
+  end
+  return tags
+end
+`;
+
+// The part of TOUCH and SET_EXPIRY after the key's own command: only a key
+// with a reverse index (a tagged one) costs more than one EXISTS, and the
+// clock is read only then. `result` is the reply, or with ARGV[4] "1" (in
+// a cluster) the reply followed by the key's tags.
+const KEPT_IN_STEP = `local tags = {}
+if result and result ~= 0 and redis.call("EXISTS", KEYS[2]) == 1 then
+  local index, graces = names(ARGV[2], ARGV[3])
+  tags = follow(KEYS[1], KEYS[2], tonumber(ARGV[1]), index, graces)
+end
+if ARGV[4] ~= "1" then return result end
+table.insert(tags, 1, result)
+return tags`;
+
+/**
+ * A get that resets its key's expiry (`GETEX … PX`), keeping a tagged
+ * entry's bookkeeping in step (FOLLOW). KEYS: the key and its reverse
+ * index. ARGV: the expiry in ms, the namespace's prefix, the slot's hash
+ * tag, "1" to have the key's tags returned. Returns the value (nil when
+ * missing), or with "1" an array of it and the tags.
+ */
+export const TOUCH = `${EXPIRE_WITH_LAST}${NAMES}${FOLLOW}
+local result = redis.call("GETEX", KEYS[1], "PX", ARGV[1])
+${KEPT_IN_STEP}`;
+
+/**
+ * `Cache.expire`, and the expiry part of a touch on a client that reads
+ * the value with a GET of its own: PEXPIRE, keeping a tagged entry's
+ * bookkeeping in step. KEYS and ARGV as TOUCH's. Returns 1 when the key
+ * existed, else 0, or with "1" an array of that and the tags.
+ */
+export const SET_EXPIRY = `${EXPIRE_WITH_LAST}${NAMES}${FOLLOW}
+local result = redis.call("PEXPIRE", KEYS[1], ARGV[1])
+${KEPT_IN_STEP}`;
+
 /**
  * Notes that a tag has indexes in some slots of a cluster. KEYS[1]: the
  * tag's registry. ARGV: the entries' Redis expiry in ms (0 for none), then
@@ -332,24 +387,32 @@ export class Script {
     this.#loaded = true;
   }
 
+  /**
+   * Runs the script on `keys` with `args`. With `asBytes` its bulk
+   * strings come back as bytes (`Driver.sendBytes`, which the driver must
+   * have), else as text.
+   */
   async send(
     driver: Driver,
     keys: readonly string[],
     args: readonly RedisArgument[],
+    asBytes = false,
   ): Promise<unknown> {
+    const send = (command: RedisArgument[]) =>
+      asBytes ? driver.sendBytes!(command) : driver.send(command);
     const rest = [String(keys.length), ...keys, ...args];
     if (!this.#loaded) {
-      const reply = await driver.send(["EVAL", this.#body, ...rest]);
+      const reply = await send(["EVAL", this.#body, ...rest]);
       this.#loaded = true;
       return reply;
     }
     try {
-      return await driver.send(["EVALSHA", this.#sha, ...rest]);
+      return await send(["EVALSHA", this.#sha, ...rest]);
     } catch (error) {
       if (!(error instanceof CommandError && error.code === "NOSCRIPT")) {
         throw error;
       }
-      return await driver.send(["EVAL", this.#body, ...rest]);
+      return await send(["EVAL", this.#body, ...rest]);
     }
   }
 }

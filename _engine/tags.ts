@@ -17,6 +17,13 @@
 // Each tagged key also has a reverse index, a set of its tags, in its own
 // slot and expiring with it, so whatever removes an entry (or a tagged
 // write that changes its tags) takes it out of its other tags' indexes too.
+//
+// What changes a key's expiry without writing it, `expire` and a get's
+// `touch`, goes through here too, as one script in the key's slot that
+// moves a tagged key's scores and its bookkeeping's expiry with it: an
+// index pruned of an entry, or gone before it, would let an invalidation
+// miss it. An untagged key costs the script one EXISTS (of its reverse
+// index) more than the bare command.
 
 import type { Driver } from "../_drivers/driver.ts";
 import { groupBySlot, keySlot } from "../_drivers/key_slot.ts";
@@ -24,7 +31,16 @@ import type { L1 } from "../_l1/l1.ts";
 import { CacheError, CommandError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { Runner } from "./runner.ts";
-import { EXPIRE, INVALIDATE, REGISTER, Script, WRITE } from "./tag_scripts.ts";
+import { asUint8Array } from "../_drivers/bytes.ts";
+import {
+  EXPIRE,
+  INVALIDATE,
+  REGISTER,
+  Script,
+  SET_EXPIRY,
+  TOUCH,
+  WRITE,
+} from "./tag_scripts.ts";
 import { MAX_KEY_LENGTH, TAG_PREFIX } from "./validate.ts";
 
 const SLOTS = 16_384;
@@ -114,6 +130,8 @@ export class Tags {
   readonly #invalidate = new Script(INVALIDATE);
   readonly #expire = new Script(EXPIRE);
   readonly #register = new Script(REGISTER);
+  readonly #touch = new Script(TOUCH);
+  readonly #setExpiry = new Script(SET_EXPIRY);
   #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
@@ -360,6 +378,103 @@ export class Tags {
     return count;
   }
 
+  /**
+   * A get with `touch`: the value under `redisKey`, its expiry reset to
+   * `ms` and a tagged entry's bookkeeping moved with it, in one script. On
+   * a client without `sendBytes` (Bun's, whose one binary-safe read is
+   * getBuffer) a GET goes with {@linkcode Tags.setExpiry}'s script, in the
+   * same round trip.
+   */
+  touch(
+    driver: Driver,
+    redisKey: string,
+    ms: number,
+  ): Promise<Uint8Array | null> {
+    if (driver.sendBytes === undefined) {
+      return Promise.all([
+        driver.getBytes(redisKey),
+        this.setExpiry(driver, redisKey, ms),
+      ]).then(([value]) => value);
+    }
+    return this.#kept(this.#touch, driver, redisKey, ms, true).then(asValue);
+  }
+
+  /**
+   * `Cache.expire`: whether the key existed and now expires in `ms`, its
+   * tags' bookkeeping moved with it. `ms` is the key's whole Redis expiry,
+   * as `ttl()` reads it and as Redis and redis-py see it: for an entry
+   * written with grace G, its last G ms are its stale part (a write stores
+   * ttl + G), so `expire(key, ttl + G)` gives it what a write with `ttl`
+   * would. A grace is not kept beside an untagged entry, so a `ms` meaning
+   * the fresh part only would make expire mean one thing for tagged entries
+   * and another for the rest; the grace hash is left as it is, and
+   * expireTags still leaves the entry its grace (or less, if less is left).
+   */
+  async setExpiry(
+    driver: Driver,
+    redisKey: string,
+    ms: number,
+  ): Promise<boolean> {
+    return Number(
+      await this.#kept(this.#setExpiry, driver, redisKey, ms, false),
+    ) === 1;
+  }
+
+  // TOUCH or SET_EXPIRY on a key and its reverse index; in a cluster,
+  // then the registries of the tags it returns, which must not expire
+  // before the key: a failure there fails the call, the key's own expiry
+  // already set (its registries' old expiry, a minute past the key's old
+  // one, still covers the key that long).
+  #kept(
+    script: Script,
+    driver: Driver,
+    redisKey: string,
+    ms: number,
+    asBytes: boolean,
+  ): Promise<unknown> {
+    const px = String(ms);
+    if (driver.cluster === undefined) {
+      return script.send(
+        driver,
+        [
+          redisKey,
+          this.#reverseKey(redisKey, undefined),
+        ],
+        [px, ...this.#names(undefined), "0"],
+        asBytes,
+      );
+    }
+    const slot = keySlot(redisKey);
+    const name = this.#slotName(slot);
+    const reverse = this.#reverseKey(redisKey, name);
+    if (keySlot(reverse) !== slot) {
+      // A namespace with an empty hash tag has no tags in a cluster
+      // (writes refuse them), and its reverse index would be in another slot.
+      return script === this.#touch
+        ? driver.sendBytes!(["GETEX", redisKey, "PX", px])
+        : driver.send(["PEXPIRE", redisKey, px]);
+    }
+    return script.send(driver, [redisKey, reverse], [
+      px,
+      ...this.#names(name),
+      "1",
+    ], asBytes).then(async (reply) => {
+      const [result, ...tags] = reply as unknown[];
+      if (tags.length > 0) {
+        await this.#register.prepare(driver);
+        await Promise.all(
+          tags.map((tag) =>
+            this.#register.send(driver, [this.#registryKey(asText(tag))], [
+              px,
+              name,
+            ])
+          ),
+        );
+      }
+      return result;
+    });
+  }
+
   // Each tag's index and grace hash: in a cluster, those of the slot named
   // `slot`, whose hash tag maps to it.
   #indexKeys(tags: readonly string[], slot: string | undefined): string[] {
@@ -409,4 +524,19 @@ export class Tags {
     }
     return this.#slotNames[slot] ?? "0";
   }
+}
+
+// A script's value reply: a client's bytes (a Buffer, say) as a plain
+// Uint8Array, or null.
+function asValue(reply: unknown): Uint8Array | null {
+  return reply === null || reply === undefined
+    ? null
+    : asUint8Array(reply as Uint8Array);
+}
+
+const decoder = new TextDecoder();
+
+// A tag from a script's reply, read as bytes or as text.
+function asText(reply: unknown): string {
+  return reply instanceof Uint8Array ? decoder.decode(reply) : String(reply);
 }

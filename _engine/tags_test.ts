@@ -397,3 +397,39 @@ test("a tagged write of the wrong type in a tick's batch fails only its own call
   assert.ok(await pttl("one-bad:__tag:k:a") > 59_000);
   assert.equal(await cache.tags.invalidate(["t"]), 3);
 });
+
+test("expire sets a graced tagged entry's whole Redis expiry, grace included: its grace stays recorded, and expireTags later still leaves it its grace", async () => {
+  const cache = await engine("grace-expire");
+  await writeWithGrace(cache, "page", "P", 200, 1_000, ["pages"]);
+  const oldExpiry = Number(await raw.send("PEXPIRETIME", "grace-expire:page"));
+  // Fresh for 60 s more, then stale for its grace, as a write with that
+  // ttl and grace would store it.
+  assert.equal(await cache.keyspace.expire("page", 61_000), true);
+  const left = await pttl("grace-expire:page");
+  assert.ok(left > 60_000 && left <= 61_000, `PTTL ${left}`);
+  assert.equal(
+    String(
+      await raw.send("HGET", "grace-expire:__tag:g:pages", "grace-expire:page"),
+    ),
+    "1000",
+  );
+  for (const name of ["i:pages", "g:pages", "k:page"]) {
+    const own = await pttl(`grace-expire:__tag:${name}`);
+    assert.ok(own > 60_000 && own <= 61_000, `${name}: PTTL ${own}`);
+  }
+  await waitFor(
+    async () => {
+      const [seconds, micros] = (await raw.send("TIME") as unknown[]).map(
+        Number,
+      );
+      return seconds * 1000 + micros / 1000 > oldExpiry + 100;
+    },
+    5_000,
+    "the entry's old expiry did not pass",
+  );
+  assert.equal(await cache.tags.expire(["pages"]), 1);
+  const stale = await pttl("grace-expire:page");
+  assert.ok(stale > 0 && stale <= 1_000, `stale PTTL ${stale}`);
+  assert.equal(await cache.tags.invalidate(["pages"]), 1);
+  assert.deepEqual(await raw.send("KEYS", "grace-expire:*"), []);
+});
