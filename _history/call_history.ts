@@ -165,8 +165,9 @@ export function callInput(args: readonly unknown[]): RedisArgument {
   if (values.some((value) => value instanceof Uint8Array)) {
     return pyTupleReprBytes(values);
   }
-  const items = values.map((value) => pyRepr(value)).join(", ");
-  return values.length === 1 ? `(${items},)` : `(${items})`;
+  // One argument, as every store has: no list of reprs to join.
+  if (values.length === 1) return `(${pyRepr(values[0])},)`;
+  return `(${values.map((value) => pyRepr(value)).join(", ")})`;
 }
 
 // Python passes options as keyword arguments, which are not part of `args`.

@@ -89,7 +89,10 @@ export class HistoryWrites {
    * sent: a write that goes around this class must then wait its turn.
    */
   hasUnsent(key: string): boolean {
-    return this.#places.has(key) || this.#pending.has(`RPUSH ${key}`);
+    // Asked before every recorded store, mostly with nothing pending: the
+    // sizes spare making (and hashing) the pending entry's name.
+    return (this.#places.size !== 0 && this.#places.has(key)) ||
+      (this.#pending.size !== 0 && this.#pending.has(`RPUSH ${key}`));
   }
 
   // Appends the filled places at the head of the list's queue, in order,
