@@ -129,8 +129,8 @@ export class Writes {
           if (write.record !== undefined) {
             runner.runInto(
               "EVAL",
-              (driver) => history.sendScript(driver, [write as RecordedWrite]),
-              undefined,
+              this.#sendRecorded,
+              write,
               NO_OPTIONS,
               resolve,
               reject,
@@ -421,6 +421,10 @@ export class Writes {
     );
     return written.then(this.#counted);
   }
+
+  // A lone recorded store of the batch; made once, as the hot path's callback.
+  readonly #sendRecorded = (driver: Driver, write: PendingWrite) =>
+    this.#history.sendScript(driver, [write as RecordedWrite]);
 
   // A lone tagged write of the batch; made once, as the hot path's callback.
   readonly #sendTagged = (driver: Driver, write: PendingWrite) =>

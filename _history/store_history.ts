@@ -68,26 +68,38 @@ export class StoreHistory {
    * to SCRIPT_REFUSED when the server did not run it (after which, if an
    * ACL refuses scripting itself, no store tries one again).
    */
-  async sendScript(
+  // Not an async function, with handlers made once: a store one at a time
+  // goes through here, and an async frame is two promise turns more.
+  sendScript(
     driver: Driver,
     writes: readonly RecordedWrite[],
   ): Promise<undefined | typeof SCRIPT_REFUSED> {
     const loading = !this.#scriptLoaded;
+    let sent: Promise<unknown>;
     try {
-      await driver.send(recordedStoreCommand(this.#keys, writes, loading));
-      this.#scriptLoaded = true;
-      return undefined;
+      sent = driver.send(recordedStoreCommand(this.#keys, writes, loading));
     } catch (error) {
-      if (lacksScript(error)) {
-        // A new or restarted server, or a SCRIPT FLUSH: nothing ran. The
-        // batch goes apart rather than again, since stores made after it may
-        // have gone apart already; the next batch loads the script.
-        this.#scriptLoaded = false;
-        return SCRIPT_REFUSED;
-      }
-      if (!refusedBeforeRunning(error)) throw error;
-      if (refusesScripts(error)) this.#scriptWrites = false;
+      return Promise.resolve().then(() => this.#refused(error));
+    }
+    return sent.then(this.#ran, this.#refused);
+  }
+
+  readonly #ran = (): undefined => {
+    this.#scriptLoaded = true;
+    return undefined;
+  };
+
+  // SCRIPT_REFUSED when the script did not run; other errors pass.
+  readonly #refused = (error: unknown): typeof SCRIPT_REFUSED => {
+    if (lacksScript(error)) {
+      // A new or restarted server, or a SCRIPT FLUSH: nothing ran. The
+      // batch goes apart rather than again, since stores made after it may
+      // have gone apart already; the next batch loads the script.
+      this.#scriptLoaded = false;
       return SCRIPT_REFUSED;
     }
-  }
+    if (!refusedBeforeRunning(error)) throw error;
+    if (refusesScripts(error)) this.#scriptWrites = false;
+    return SCRIPT_REFUSED;
+  };
 }
