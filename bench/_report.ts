@@ -57,6 +57,11 @@ function ratios(run: Run, lines: string[]): void {
       "cache (coalesce off)",
       "cache store (`coalesce: false`, history on)",
     ],
+    [
+      "set",
+      "raw client, store script",
+      "raw client sending the store script (EVALSHA) a call (one at a time, the floor under a store with its history)",
+    ],
   ];
   for (const runtime of RUNTIMES) {
     const raw = RAW[runtime];

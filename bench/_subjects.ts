@@ -3,6 +3,7 @@
 // (Redis layer only). Runs on Deno, Bun and Node alike.
 
 import { Buffer } from "node:buffer";
+import { recordedStoreCommand } from "../_history/recorded_store.ts";
 
 /** One thing to measure: the same get/set work, however it is spelled. */
 export interface Subject {
@@ -31,6 +32,7 @@ export const SUBJECTS = [
   "node-redis",
   "bun RedisClient",
   "raw client, batched by hand",
+  "raw client, store script",
   "ioredis",
   "keyv",
   "cache-manager",
@@ -139,6 +141,8 @@ export async function openSubject(
     }
     case "raw client, batched by hand":
       return await batchedByHand(url);
+    case "raw client, store script":
+      return await storeScriptByHand(url);
     case "ioredis": {
       const { Redis } = await import("ioredis");
       const client = new Redis(url, { lazyConnect: true });
@@ -266,4 +270,66 @@ async function batchedByHand(url: string): Promise<Subject> {
     ops: ["get"],
     close: () => Promise.resolve(close()),
   });
+}
+
+/**
+ * The raw client sending what `store` sends for a call made alone: the
+ * script that keeps the Python history (EVALSHA), with a fresh key, the
+ * value, its input and its output, and nothing else (no check, deadline or
+ * count). redis-benchmark running that script has no runtime or client in
+ * its round trip; this is what a store through this client costs before the
+ * cache does anything, measured beside the cache.
+ */
+async function storeScriptByHand(url: string): Promise<Subject> {
+  const bun = (globalThis as unknown as {
+    Bun?: {
+      RedisClient: new (url: string) => {
+        connect(): Promise<void>;
+        send(command: string, args: string[]): Promise<unknown>;
+        close(): void;
+      };
+    };
+  }).Bun;
+  let send: (args: string[]) => Promise<unknown>;
+  let close: () => void;
+  if (bun !== undefined) {
+    const client = new bun.RedisClient(url);
+    await client.connect();
+    send = ([command, ...args]) => client.send(command, args);
+    close = () => client.close();
+  } else {
+    const { createClient } = await import("redis");
+    const client = createClient({ url, commandOptions: { timeout: 0 } });
+    client.on("error", () => {});
+    await client.connect();
+    send = (args) => client.sendCommand(args);
+    close = () => client.destroy();
+  }
+  const history = {
+    count: "Cache.store",
+    inputs: "Cache.store:inputs",
+    outputs: "Cache.store:outputs",
+  };
+  const store = (value: string, loading = false) => {
+    const key = newKey();
+    const write = {
+      redisKey: key,
+      value,
+      ttl: undefined,
+      // What the cache records of store(value) for an ASCII value.
+      record: { input: `('${value}',)`, output: key },
+    };
+    return send(
+      recordedStoreCommand(history, [write], loading).map(String),
+    ).then(() => key);
+  };
+  // EVAL once, so that the server has the script for the EVALSHAs after.
+  await store("loads the script", true);
+  return {
+    prime: (_key, value) => store(value),
+    get: () => Promise.reject(new Error("this subject only stores")),
+    writeNew: (value) => store(value),
+    ops: ["set"],
+    close: () => Promise.resolve(close()),
+  };
 }
