@@ -124,13 +124,9 @@ export class BunDriver implements Driver {
     keys: readonly string[],
   ): Promise<(Uint8Array | null)[]> {
     if (!this.#texts.next()) {
+      // A key of another type reads as missing, as MGET reads it.
       const values = await Promise.all(
-        keys.map((key) => client.getBuffer(key)),
-      ).then(
-        (replies) => replies.map(bytesOrNull),
-        // One GET failed: read each again, so that one of a key of another
-        // type reads as missing (as MGET reads it) and any other error rejects.
-        () => Promise.all(keys.map((key) => bytesOrMissing(client, key))),
+        keys.map((key) => bytesOrMissing(client, key)),
       );
       this.#texts.bytesRead(values);
       return values;
@@ -301,13 +297,16 @@ function bytesOrMissing(
   client: BunRedisClient,
   key: string,
 ): Promise<Uint8Array | null> {
-  return client.getBuffer(key).then(bytesOrNull, (error: unknown) => {
-    if (
-      error instanceof Error && isServerReply(error) &&
-      error.message.startsWith("WRONGTYPE")
-    ) return null;
-    throw error;
-  });
+  return client.getBuffer(key).then(bytesOrNull, missingIfWrongType);
+}
+
+// A key of another type as MGET reads it; any other error passes.
+function missingIfWrongType(error: unknown): null {
+  if (
+    error instanceof Error && isServerReply(error) &&
+    error.message.startsWith("WRONGTYPE")
+  ) return null;
+  throw error;
 }
 
 function pem(value: string | Uint8Array): string {
