@@ -98,18 +98,7 @@ export async function openSubject(
       };
     }
     case "node-redis": {
-      const { createClient } = await import("redis");
-      // Configured as the cache configures it: node-redis's own per-command
-      // timeout makes an AbortSignal.timeout per command, whose timers all
-      // fire five seconds later and would charge that work to whichever
-      // subject is measured then. (The cache bounds commands itself.)
-      // Bytes through a view of the client made once with them as its
-      // default, as the cache reads them: options passed with each command
-      // cost node-redis an object spread and more a call.
-      const client = createClient({ url, commandOptions: { timeout: 0 } });
-      client.on("error", () => {});
-      await client.connect();
-      const asBytes = client.withTypeMapping(AS_BYTES.typeMapping);
+      const { client, asBytes } = await openNodeRedis(url);
       return keyed({
         get: (key) => asBytes.sendCommand(["GET", key]),
         set: (key, value) => client.sendCommand(["SET", key, value]),
@@ -118,18 +107,7 @@ export async function openSubject(
       });
     }
     case "bun RedisClient": {
-      const { RedisClient } = (globalThis as unknown as {
-        Bun: {
-          RedisClient: new (url: string) => {
-            connect(): Promise<void>;
-            getBuffer(key: string): Promise<unknown>;
-            set(key: string, value: string): Promise<unknown>;
-            close(): void;
-          };
-        };
-      }).Bun;
-      const client = new RedisClient(url);
-      await client.connect();
+      const client = (await openBunRedis(url))!;
       return keyed({
         get: (key) => client.getBuffer(key),
         set: (key, value) => client.set(key, value),
@@ -210,22 +188,12 @@ export async function openSubject(
  * encoded back to bytes (exact for UTF-8 values such as these).
  */
 async function batchedByHand(url: string): Promise<Subject> {
-  const bun = (globalThis as unknown as {
-    Bun?: {
-      RedisClient: new (url: string) => {
-        connect(): Promise<void>;
-        send(command: string, args: string[]): Promise<unknown>;
-        set(key: string, value: string): Promise<unknown>;
-        close(): void;
-      };
-    };
-  }).Bun;
+  const bun = await openBunRedis(url);
   let mget: (keys: string[]) => Promise<unknown[]>;
   let set: (key: string, value: string) => Promise<unknown>;
   let close: () => void;
   if (bun !== undefined) {
-    const client = new bun.RedisClient(url);
-    await client.connect();
+    const client = bun;
     const encoder = new TextEncoder();
     mget = async (keys) => {
       const values = await client.send("MGET", keys) as (string | null)[];
@@ -236,11 +204,7 @@ async function batchedByHand(url: string): Promise<Subject> {
     set = (key, value) => client.set(key, value);
     close = () => client.close();
   } else {
-    const { createClient } = await import("redis");
-    const client = createClient({ url, commandOptions: { timeout: 0 } });
-    client.on("error", () => {});
-    await client.connect();
-    const asBytes = client.withTypeMapping(AS_BYTES.typeMapping);
+    const { client, asBytes } = await openNodeRedis(url);
     mget = (keys) =>
       asBytes.sendCommand(["MGET", ...keys]) as Promise<unknown[]>;
     set = (key, value) => client.sendCommand(["SET", key, value]);
@@ -281,27 +245,14 @@ async function batchedByHand(url: string): Promise<Subject> {
  * cache does anything, measured beside the cache.
  */
 async function storeScriptByHand(url: string): Promise<Subject> {
-  const bun = (globalThis as unknown as {
-    Bun?: {
-      RedisClient: new (url: string) => {
-        connect(): Promise<void>;
-        send(command: string, args: string[]): Promise<unknown>;
-        close(): void;
-      };
-    };
-  }).Bun;
+  const bun = await openBunRedis(url);
   let send: (args: string[]) => Promise<unknown>;
   let close: () => void;
   if (bun !== undefined) {
-    const client = new bun.RedisClient(url);
-    await client.connect();
-    send = ([command, ...args]) => client.send(command, args);
-    close = () => client.close();
+    send = ([command, ...args]) => bun.send(command, args);
+    close = () => bun.close();
   } else {
-    const { createClient } = await import("redis");
-    const client = createClient({ url, commandOptions: { timeout: 0 } });
-    client.on("error", () => {});
-    await client.connect();
+    const { client } = await openNodeRedis(url);
     send = (args) => client.sendCommand(args);
     close = () => client.destroy();
   }
@@ -332,4 +283,43 @@ async function storeScriptByHand(url: string): Promise<Subject> {
     ops: ["set"],
     close: () => Promise.resolve(close()),
   };
+}
+
+/** The part of Bun's `RedisClient` the raw subjects use. */
+interface BunRedis {
+  connect(): Promise<void>;
+  getBuffer(key: string): Promise<unknown>;
+  send(command: string, args: string[]): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): void;
+}
+
+/** A connected Bun `RedisClient`, or `undefined` off Bun. */
+async function openBunRedis(url: string): Promise<BunRedis | undefined> {
+  const bun = (globalThis as unknown as {
+    Bun?: { RedisClient: new (url: string) => BunRedis };
+  }).Bun;
+  if (bun === undefined) return undefined;
+  const client = new bun.RedisClient(url);
+  await client.connect();
+  return client;
+}
+
+/**
+ * A connected node-redis client, configured as the cache configures it,
+ * and a view of it that reads bulk strings as bytes.
+ */
+async function openNodeRedis(url: string) {
+  const { createClient } = await import("redis");
+  // node-redis's own per-command timeout makes an AbortSignal.timeout per
+  // command, whose timers all fire five seconds later and would charge that
+  // work to whichever subject is measured then. (The cache bounds commands
+  // itself.)
+  const client = createClient({ url, commandOptions: { timeout: 0 } });
+  client.on("error", () => {});
+  await client.connect();
+  // Bytes through a view made once with them as its default, as the cache
+  // reads them: options passed with each command cost node-redis an object
+  // spread and more a call.
+  return { client, asBytes: client.withTypeMapping(AS_BYTES.typeMapping) };
 }
