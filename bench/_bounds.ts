@@ -29,6 +29,14 @@ function opsOf(
   return find(run.results, subject, runtime, name)?.opsPerSec;
 }
 
+// What a floor's reach says of a goal: out of reach, or only just within it.
+function verdictOn(reach: number | undefined, goal: number, what: string) {
+  if (reach === undefined) return "";
+  return reach < goal
+    ? ", under the goal itself"
+    : `, so the cache would have to add next to nothing to ${what} to meet it`;
+}
+
 // Coalesced gets: the floor is the raw client batched by hand, measured in
 // the same shape; what it reaches is all any batching of gets can reach.
 function coalescedGets(shape: string, why: string): BoundText {
@@ -38,11 +46,7 @@ function coalescedGets(shape: string, why: string): BoundText {
     const floor = opsOf(run, "raw client, batched by hand", runtime, name);
     const cache = opsOf(run, "cache (no history)", runtime, name);
     const reach = over(floor, raw);
-    const verdict = reach === undefined
-      ? ""
-      : reach < 1.5
-      ? ", under the goal itself"
-      : ", so the cache would have to add next to nothing to a batched get to meet it";
+    const verdict = verdictOn(reach, 1.5, "a batched get");
     return `the raw client batched by hand, the gets of a tick sent as one MGET and nothing else (no key check, deadline, stats or error per key, nor the EXISTS the cache adds while its batches miss keys), reached ${
       fixed(reach)
     } of ${
@@ -84,11 +88,7 @@ const STORE_ONE: BoundText = (run, runtime) => {
   const cache = opsOf(run, "cache", runtime, name1);
   if (byHand === undefined) return storeOneEstimate(run, runtime);
   const reach = over(byHand, script);
-  const verdict = reach === undefined
-    ? ""
-    : reach < 0.9
-    ? ", under the goal itself"
-    : ", so the cache would have to add next to nothing to it to meet the goal";
+  const verdict = verdictOn(reach, 0.9, "it");
   return `one at a time a store is a round trip through the runtime and its client: ${
     RAW[runtime]
   } itself, sending the same script a call (EVALSHA, the same keys and arguments, nothing else), reached ${
