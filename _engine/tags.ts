@@ -41,9 +41,8 @@ import {
   TOUCH,
   WRITE,
 } from "./tag_scripts.ts";
-import { MAX_KEY_LENGTH, TAG_PREFIX } from "./validate.ts";
-
-const SLOTS = 16_384;
+import { TagKeys } from "./tag_keys.ts";
+import { MAX_KEY_LENGTH } from "./validate.ts";
 
 // Errors Redis gives a script it refused to run (or that did not reach it):
 // sending its writes again one by one would fail each the same way.
@@ -123,8 +122,7 @@ export function checkTags(tags: readonly unknown[]): string[] {
 export class Tags {
   readonly #runner: Runner;
   readonly #l1: L1 | undefined;
-  readonly #prefix: string;
-  #slotNames: string[] | undefined;
+  readonly #keys: TagKeys;
   // Per cache, since whether a server has a script is per server.
   readonly #write = new Script(WRITE);
   readonly #invalidate = new Script(INVALIDATE);
@@ -135,7 +133,7 @@ export class Tags {
   #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
-    this.#prefix = prefix;
+    this.#keys = new TagKeys(prefix);
     this.#runner = runner;
     this.#l1 = l1;
   }
@@ -226,9 +224,9 @@ export class Tags {
     const names = groups.map((group) => {
       const first = writes[group[0]];
       const slot = keySlot(first.redisKey);
-      const name = this.#slotName(slot);
-      const index = this.#indexKeys(first.tagging.tags.slice(0, 1), name)[0];
-      const reverse = this.#reverseKey(first.redisKey, name);
+      const name = this.#keys.slotName(slot);
+      const index = this.#keys.index(first.tagging.tags.slice(0, 1), name)[0];
+      const reverse = this.#keys.reverse(first.redisKey, name);
       if (keySlot(index) !== slot || keySlot(reverse) !== slot) {
         throw new RangeError(
           "tags in a cluster need a namespace without an empty hash tag ({})",
@@ -262,7 +260,7 @@ export class Tags {
     ]);
     await Promise.all(
       [...registries].map(([tag, { px, names }]) =>
-        this.#register.send(driver, [this.#registryKey(tag)], [
+        this.#register.send(driver, [this.#keys.registry(tag)], [
           String(px),
           ...names,
         ])
@@ -308,14 +306,14 @@ export class Tags {
     }
     const keys = writes.map((write) => write.redisKey);
     for (const write of writes) {
-      keys.push(this.#reverseKey(write.redisKey, slot));
+      keys.push(this.#keys.reverse(write.redisKey, slot));
     }
     return this.#write.send(driver, [
       ...keys,
-      ...this.#indexKeys(tags, slot),
+      ...this.#keys.index(tags, slot),
     ], [
       String(writes.length),
-      ...this.#names(slot),
+      ...this.#keys.names(slot),
       String(tags.length),
       ...tags,
       ...entries,
@@ -344,15 +342,15 @@ export class Tags {
     const replies = await this.#runner.run("EVALSHA", async (driver) => {
       if (driver.cluster === undefined) {
         return [
-          await script.send(driver, this.#indexKeys(tags, undefined), [
+          await script.send(driver, this.#keys.index(tags, undefined), [
             wantKeys,
-            ...this.#names(undefined),
+            ...this.#keys.names(undefined),
           ]),
         ];
       }
       const registries = await Promise.all(
         tags.map((tag) =>
-          driver.send(["ZRANGE", this.#registryKey(tag), "0", "-1"])
+          driver.send(["ZRANGE", this.#keys.registry(tag), "0", "-1"])
         ),
       );
       const names = new Set(
@@ -361,9 +359,9 @@ export class Tags {
       await script.prepare(driver);
       return Promise.all(
         [...names].map((name) =>
-          script.send(driver, this.#indexKeys(tags, name), [
+          script.send(driver, this.#keys.index(tags, name), [
             wantKeys,
-            ...this.#names(name),
+            ...this.#keys.names(name),
           ])
         ),
       );
@@ -438,15 +436,15 @@ export class Tags {
         driver,
         [
           redisKey,
-          this.#reverseKey(redisKey, undefined),
+          this.#keys.reverse(redisKey, undefined),
         ],
-        [px, ...this.#names(undefined), "0"],
+        [px, ...this.#keys.names(undefined), "0"],
         asBytes,
       );
     }
     const slot = keySlot(redisKey);
-    const name = this.#slotName(slot);
-    const reverse = this.#reverseKey(redisKey, name);
+    const name = this.#keys.slotName(slot);
+    const reverse = this.#keys.reverse(redisKey, name);
     if (keySlot(reverse) !== slot) {
       // A namespace with an empty hash tag has no tags in a cluster
       // (writes refuse them), and its reverse index would be in another slot.
@@ -456,7 +454,7 @@ export class Tags {
     }
     return script.send(driver, [redisKey, reverse], [
       px,
-      ...this.#names(name),
+      ...this.#keys.names(name),
       "1",
     ], asBytes).then(async (reply) => {
       const [result, ...tags] = reply as unknown[];
@@ -464,7 +462,7 @@ export class Tags {
         await this.#register.prepare(driver);
         await Promise.all(
           tags.map((tag) =>
-            this.#register.send(driver, [this.#registryKey(asText(tag))], [
+            this.#register.send(driver, [this.#keys.registry(asText(tag))], [
               px,
               name,
             ])
@@ -473,56 +471,6 @@ export class Tags {
       }
       return result;
     });
-  }
-
-  // Each tag's index and grace hash: in a cluster, those of the slot named
-  // `slot`, whose hash tag maps to it.
-  #indexKeys(tags: readonly string[], slot: string | undefined): string[] {
-    const [, at] = this.#names(slot);
-    return tags.flatMap((tag) => [
-      `${this.#prefix}${TAG_PREFIX}i:${at}${tag}`,
-      `${this.#prefix}${TAG_PREFIX}g:${at}${tag}`,
-    ]);
-  }
-
-  // What the scripts build the slot's other names from (NAMES): the
-  // namespace's prefix and the slot's hash tag.
-  #names(slot: string | undefined): [string, string] {
-    return [this.#prefix, slot === undefined ? "" : `{${slot}}:`];
-  }
-
-  // A key's reverse index (its tags), in the key's slot: the same name the
-  // scripts build.
-  #reverseKey(redisKey: string, slot: string | undefined): string {
-    const [prefix, at] = this.#names(slot);
-    return `${prefix}${TAG_PREFIX}k:${at}${redisKey.slice(prefix.length)}`;
-  }
-
-  #registryKey(tag: string): string {
-    return `${this.#prefix}${TAG_PREFIX}s:${tag}`;
-  }
-
-  // A short name whose hash tag maps to `slot`, found once per cache by
-  // trying base-36 numbers in order (about 170 000 tries cover all slots).
-  #slotName(slot: number): string {
-    if (this.#slotNames === undefined) {
-      const names: string[] = new Array(SLOTS);
-      let found = 0;
-      const base = `${this.#prefix}${TAG_PREFIX}i:`;
-      // A namespace with a hash tag of its own puts every key in one slot.
-      const fixed = keySlot(`${base}{0}`) === keySlot(`${base}{1}`) &&
-        keySlot(`${base}{0}`) === keySlot(`${base}{2}`);
-      for (let n = 0; found < SLOTS && (!fixed || found === 0); n++) {
-        const name = n.toString(36);
-        const at = keySlot(`${base}{${name}}`);
-        if (names[at] === undefined) {
-          names[at] = name;
-          found++;
-        }
-      }
-      this.#slotNames = names;
-    }
-    return this.#slotNames[slot] ?? "0";
   }
 }
 
