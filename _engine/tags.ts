@@ -32,6 +32,7 @@ import { CacheError, CommandError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { Runner } from "./runner.ts";
 import { asUint8Array } from "../_drivers/bytes.ts";
+import { refusesScripts } from "../_history/recorded_store.ts";
 import {
   EXPIRE,
   INVALIDATE,
@@ -39,6 +40,7 @@ import {
   Script,
   SET_EXPIRY,
   TOUCH,
+  TOUCH_EXPIRY,
   WRITE,
 } from "./tag_scripts.ts";
 import { TagKeys } from "./tag_keys.ts";
@@ -130,6 +132,9 @@ export class Tags {
   readonly #register = new Script(REGISTER);
   readonly #touch = new Script(TOUCH);
   readonly #setExpiry = new Script(SET_EXPIRY);
+  readonly #touchExpiry = new Script(TOUCH_EXPIRY);
+  // Set once Redis refuses this user scripts: see #refused.
+  #scriptsRefused = false;
   #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
@@ -380,8 +385,8 @@ export class Tags {
    * A get with `touch`: the value under `redisKey`, its expiry reset to
    * `ms` and a tagged entry's bookkeeping moved with it, in one script. On
    * a client without `sendBytes` (Bun's, whose one binary-safe read is
-   * getBuffer) a GET goes with {@linkcode Tags.setExpiry}'s script, in the
-   * same round trip.
+   * getBuffer) a GET goes with TOUCH_EXPIRY's script, in the same round
+   * trip.
    */
   touch(
     driver: Driver,
@@ -389,12 +394,27 @@ export class Tags {
     ms: number,
   ): Promise<Uint8Array | null> {
     if (driver.sendBytes === undefined) {
-      return Promise.all([
-        driver.getBytes(redisKey),
-        this.setExpiry(driver, redisKey, ms),
-      ]).then(([value]) => value);
+      return this.#touchApart(driver, redisKey, ms);
     }
-    return this.#kept(this.#touch, driver, redisKey, ms, true).then(asValue);
+    return this.#kept(this.#touch, driver, redisKey, ms).then(asValue);
+  }
+
+  // Bun's touch: the GET and the expiry's script sent together, both
+  // awaited. The script's error comes first: it is the touch's own
+  // (GETEX's WRONGTYPE), where the GET's names a command the caller did
+  // not ask for.
+  async #touchApart(
+    driver: Driver,
+    redisKey: string,
+    ms: number,
+  ): Promise<Uint8Array | null> {
+    const [value, expiry] = await Promise.allSettled([
+      driver.getBytes(redisKey),
+      this.#kept(this.#touchExpiry, driver, redisKey, ms),
+    ]);
+    if (expiry.status === "rejected") throw expiry.reason;
+    if (value.status === "rejected") throw asOwn(value.reason, "GETEX");
+    return value.value;
   }
 
   /**
@@ -414,23 +434,27 @@ export class Tags {
     ms: number,
   ): Promise<boolean> {
     return Number(
-      await this.#kept(this.#setExpiry, driver, redisKey, ms, false),
+      await this.#kept(this.#setExpiry, driver, redisKey, ms),
     ) === 1;
   }
 
-  // TOUCH or SET_EXPIRY on a key and its reverse index; in a cluster,
-  // then the registries of the tags it returns, which must not expire
-  // before the key: a failure there fails the call, the key's own expiry
-  // already set (its registries' old expiry, a minute past the key's old
-  // one, still covers the key that long).
+  // TOUCH, TOUCH_EXPIRY or SET_EXPIRY on a key and its reverse index; in a
+  // cluster, then the registries of the tags it returns, which must not
+  // expire before the key: a failure there fails the call, the key's own
+  // expiry already set (its registries' old expiry, a minute past the
+  // key's old one, still covers the key that long). For a user who may not
+  // run scripts, the bare command.
   #kept(
     script: Script,
     driver: Driver,
     redisKey: string,
     ms: number,
-    asBytes: boolean,
   ): Promise<unknown> {
     const px = String(ms);
+    if (this.#scriptsRefused) return this.#bare(script, driver, redisKey, px);
+    const refused = (error: unknown) =>
+      this.#refused(error, script, driver, redisKey, px);
+    const asBytes = script === this.#touch;
     if (driver.cluster === undefined) {
       return script.send(
         driver,
@@ -440,7 +464,7 @@ export class Tags {
         ],
         [px, ...this.#keys.names(undefined), "0"],
         asBytes,
-      );
+      ).then(undefined, refused);
     }
     const slot = keySlot(redisKey);
     const name = this.#keys.slotName(slot);
@@ -448,9 +472,7 @@ export class Tags {
     if (keySlot(reverse) !== slot) {
       // A namespace with an empty hash tag has no tags in a cluster
       // (writes refuse them), and its reverse index would be in another slot.
-      return script === this.#touch
-        ? driver.sendBytes!(["GETEX", redisKey, "PX", px])
-        : driver.send(["PEXPIRE", redisKey, px]);
+      return this.#bare(script, driver, redisKey, px);
     }
     return script.send(driver, [redisKey, reverse], [
       px,
@@ -470,7 +492,42 @@ export class Tags {
         );
       }
       return result;
-    });
+    }, refused);
+  }
+
+  // A failed expiry script. Refused because this user may not run scripts
+  // (an ACL without @scripting): the bare command, now and from now on, as
+  // before tags followed expiries. Such a user cannot have written tagged
+  // entries (tag writes are scripts), so there is nothing of theirs to keep
+  // in step. Any other refusal stays an error: a NOPERM for a key out of
+  // the user's patterns (the reverse index, say) must not let an entry's
+  // expiry move without its bookkeeping. The key's own command's error,
+  // returned by the script as Redis sent it, is that command's.
+  #refused(
+    error: unknown,
+    script: Script,
+    driver: Driver,
+    redisKey: string,
+    px: string,
+  ): Promise<unknown> {
+    if (refusesScripts(error)) {
+      this.#scriptsRefused = true;
+      return this.#bare(script, driver, redisKey, px);
+    }
+    throw asOwn(error, script === this.#setExpiry ? "PEXPIRE" : "GETEX");
+  }
+
+  // The command an expiry script wraps, sent alone: GETEX for TOUCH, else
+  // PEXPIRE (TOUCH_EXPIRY's value is read by the GET beside it).
+  #bare(
+    script: Script,
+    driver: Driver,
+    redisKey: string,
+    px: string,
+  ): Promise<unknown> {
+    return script === this.#touch
+      ? driver.sendBytes!(["GETEX", redisKey, "PX", px])
+      : driver.send(["PEXPIRE", redisKey, px]);
   }
 }
 
@@ -480,6 +537,21 @@ function asValue(reply: unknown): Uint8Array | null {
   return reply === null || reply === undefined
     ? null
     : asUint8Array(reply as Uint8Array);
+}
+
+// An expiry script's error that is its key's own command's, which the
+// script returned as Redis sent it (no script's name or line in it, and
+// not a refusal of the script), named after that command; anything else
+// as it is.
+function asOwn(error: unknown, command: string): unknown {
+  if (
+    !(error instanceof CommandError) || REFUSED.has(error.code) ||
+    /script/i.test(error.message)
+  ) {
+    return error;
+  }
+  const reply = error.message.slice(error.message.indexOf(": ") + 2);
+  return new CommandError(command, reply, { cause: error });
 }
 
 const decoder = new TextDecoder();
