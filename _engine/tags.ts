@@ -531,12 +531,16 @@ export class Tags {
   }
 }
 
-// A script's value reply: a client's bytes (a Buffer, say) as a plain
-// Uint8Array, or null.
+// A touch's value reply: a client's bytes (a Buffer, say) as a plain
+// Uint8Array, or null. Anything else (text, from a client that answered
+// text where bytes were asked for) is refused, as getBytes refuses it:
+// never an empty or re-encoded value.
 function asValue(reply: unknown): Uint8Array | null {
-  return reply === null || reply === undefined
-    ? null
-    : asUint8Array(reply as Uint8Array);
+  if (reply === null || reply === undefined) return null;
+  if (reply instanceof Uint8Array) return asUint8Array(reply);
+  throw new TypeError(
+    `GETEX: the client answered ${typeof reply} where bytes were asked for`,
+  );
 }
 
 // An expiry script's error that is its key's own command's, which the
