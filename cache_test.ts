@@ -517,6 +517,71 @@ for (const driver of driverCases) {
     assert.equal(await raw.send("EXISTS", "missing"), 0);
   });
 
+  test(`${on} a touch of a key of another type fails as GETEX does: WRONGTYPE, named after GETEX and not a script, and its expiry untouched`, async () => {
+    await using connection = await driver.connect(server);
+    const { cache } = connection;
+    const list = `touched-list-${driver.name}`;
+    await raw.send("RPUSH", list, "x");
+    for (let call = 0; call < 2; call++) {
+      const error = await cache.get(list, undefined, { touch: 5_000 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      assert.ok(error instanceof CommandError, String(error));
+      assert.equal(error.code, "WRONGTYPE");
+      assert.match(error.message, /^Redis rejected GETEX: WRONGTYPE /);
+      assert.doesNotMatch(error.message, /script/i);
+      assert.equal(await raw.send("PTTL", list), -1);
+    }
+    // PEXPIRE sets any key's expiry, so expire does too.
+    assert.equal(await cache.expire(list, 60_000), true);
+    assert.ok(Number(await raw.send("PTTL", list)) > 50_000);
+  });
+
+  test(`${on} expire and touch work for a user who may not run scripts: the bare PEXPIRE and GETEX (Bun's client: GET and PEXPIRE), sent at once after the first refusal`, async () => {
+    const user = `noscripts-${driver.name.replaceAll(" ", "-")}`;
+    await raw.send(
+      "ACL",
+      "SETUSER",
+      user,
+      "on",
+      ">noscripts-Pa55",
+      "~*",
+      "+@all",
+      "-@scripting",
+    );
+    await using proxy = await startCountingProxy(server.port);
+    await using connection = await driver.connect({
+      url: () => `redis://${user}:noscripts-Pa55@127.0.0.1:${proxy.port}`,
+    }, { history: false });
+    const { cache } = connection;
+    const key = await cache.store(allByteValues(), { ttl: 1_000 });
+    for (let call = 0; call < 2; call++) {
+      proxy.reset();
+      assert.deepEqual(
+        await cache.get(key, undefined, { touch: 30_000 + call }),
+        allByteValues(),
+      );
+      const touched = Number(await raw.send("PTTL", key));
+      assert.ok(touched > 25_000 && touched <= 30_001, `PTTL ${touched}`);
+      assert.equal(await cache.expire(key, 40_000), true);
+      const expiring = Number(await raw.send("PTTL", key));
+      assert.ok(expiring > 35_000 && expiring <= 40_000, `PTTL ${expiring}`);
+      if (call === 1) {
+        // Remembered: no script is tried again.
+        assert.deepEqual(
+          proxy.commands().map(({ name, key, turn }) => [name, key, turn]),
+          driver.bunClient
+            ? [["GET", key, 1], ["PEXPIRE", key, 1], ["PEXPIRE", key, 2]]
+            : [["GETEX", key, 1], ["PEXPIRE", key, 2]],
+        );
+      }
+    }
+    assert.equal(await cache.expire("missing", 40_000), false);
+    assert.equal(await cache.get("missing", undefined, { touch: 1_000 }), null);
+    assert.equal(cache.stats().errors, 0);
+  });
+
   test(`${on} gets in the same tick are coalesced, and each gets its own value, miss or WRONGTYPE`, async () => {
     await using connection = await driver.connect(server);
     const { cache } = connection;

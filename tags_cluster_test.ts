@@ -448,10 +448,12 @@ test(
     const nodes = await primaries();
     const cache = await connect("tc-extend");
     const send = (args: string[]) => engineOf(cache).send(args);
-    const extended = await cache.store("e", { tags: ["t", "u"], ttl: 200 });
-    const touched = await cache.store("o", { tags: ["t"], ttl: 200 });
-    const [seconds] = (await send(["TIME"]) as unknown[]).map(Number);
-    const writtenAt = seconds * 1000;
+    // Long enough for expire and the touch to land on a loaded machine;
+    // the wait for it to pass below is on the server's clock.
+    const extended = await cache.store("e", { tags: ["t", "u"], ttl: 1_500 });
+    const touched = await cache.store("o", { tags: ["t"], ttl: 1_500 });
+    const [seconds, micros] = (await send(["TIME"]) as unknown[]).map(Number);
+    const writtenAt = seconds * 1000 + micros / 1000;
     assert.equal(await cache.expire(extended, 600_000), true);
     assert.equal(await cache.getStr(touched, { touch: 600_000 }), "o");
     // Every index and reverse index follows; each tag's registry keeps
@@ -474,7 +476,12 @@ test(
       assert.equal(Number(short), 0, `${tag}: slots that expire too soon`);
     }
     await waitFor(
-      async () => Number((await send(["TIME"]) as unknown[])[0]) > seconds + 1,
+      async () => {
+        const [now, nowMicros] = (await send(["TIME"]) as unknown[]).map(
+          Number,
+        );
+        return now * 1000 + nowMicros / 1000 > writtenAt + 1_600;
+      },
       5_000,
       "the entries' old expiry did not pass",
     );

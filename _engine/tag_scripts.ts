@@ -312,10 +312,20 @@ const FOLLOW = `local function follow(key, reversed, px, index, graces)
 end
 `;
 
-// The part of TOUCH and SET_EXPIRY after the key's own command: only a key
-// with a reverse index (a tagged one) costs more than one EXISTS, and the
-// clock is read only then. `result` is the reply, or with ARGV[4] "1" (in
-// a cluster) the reply followed by the key's tags.
+// The key's own command, through pcall: an error of its (WRONGTYPE, say)
+// is returned as Redis sent it, before anything else is done, without the
+// script's name and line that an error raised inside a script carries (or,
+// before Redis 7, in place of its code), so that the caller can report it
+// as the command's own (\`Tags\` does).
+const OWN = (command: string) =>
+  `local own = redis.pcall(${command})
+if type(own) == "table" and own.err then return own end
+`;
+
+// The part of TOUCH, TOUCH_EXPIRY and SET_EXPIRY after the key's own
+// command: only a key with a reverse index (a tagged one) costs more than
+// one EXISTS, and the clock is read only then. \`result\` is the reply, or
+// with ARGV[4] "1" (in a cluster) the reply followed by the key's tags.
 const KEPT_IN_STEP = `local tags = {}
 if result and result ~= 0 and redis.call("EXISTS", KEYS[2]) == 1 then
   local index, graces = names(ARGV[2], ARGV[3])
@@ -326,24 +336,37 @@ table.insert(tags, 1, result)
 return tags`;
 
 /**
- * A get that resets its key's expiry (`GETEX … PX`), keeping a tagged
+ * A get that resets its key's expiry (\`GETEX … PX\`), keeping a tagged
  * entry's bookkeeping in step (FOLLOW). KEYS: the key and its reverse
  * index. ARGV: the expiry in ms, the namespace's prefix, the slot's hash
  * tag, "1" to have the key's tags returned. Returns the value (nil when
- * missing), or with "1" an array of it and the tags.
+ * missing), or with "1" an array of it and the tags; GETEX's own error
+ * reply as it is.
  */
 export const TOUCH = `${EXPIRE_WITH_LAST}${NAMES}${FOLLOW}
-local result = redis.call("GETEX", KEYS[1], "PX", ARGV[1])
+${OWN(`"GETEX", KEYS[1], "PX", ARGV[1]`)}local result = own
 ${KEPT_IN_STEP}`;
 
 /**
- * `Cache.expire`, and the expiry part of a touch on a client that reads
- * the value with a GET of its own: PEXPIRE, keeping a tagged entry's
- * bookkeeping in step. KEYS and ARGV as TOUCH's. Returns 1 when the key
- * existed, else 0, or with "1" an array of that and the tags.
+ * The expiry part of a touch on a client that reads the value with a GET
+ * of its own (Bun's getBuffer), sent with it: GETEX, whose value stays
+ * here, so that a key of another type fails as a touch does, its expiry
+ * untouched (a PEXPIRE would set it). KEYS and ARGV as TOUCH's. Returns 1
+ * when the key existed, else 0, or with "1" an array of that and the tags;
+ * GETEX's own error reply as it is.
+ */
+export const TOUCH_EXPIRY = `${EXPIRE_WITH_LAST}${NAMES}${FOLLOW}
+${OWN(`"GETEX", KEYS[1], "PX", ARGV[1]`)}local result = own and 1 or 0
+${KEPT_IN_STEP}`;
+
+/**
+ * \`Cache.expire\`: PEXPIRE, keeping a tagged entry's bookkeeping in step.
+ * KEYS and ARGV as TOUCH's. Returns 1 when the key existed, else 0, or
+ * with "1" an array of that and the tags; PEXPIRE's own error reply as it
+ * is.
  */
 export const SET_EXPIRY = `${EXPIRE_WITH_LAST}${NAMES}${FOLLOW}
-local result = redis.call("PEXPIRE", KEYS[1], ARGV[1])
+${OWN(`"PEXPIRE", KEYS[1], ARGV[1]`)}local result = own
 ${KEPT_IN_STEP}`;
 
 /**

@@ -32,6 +32,7 @@ import { CacheError, CommandError } from "../errors.ts";
 import type { RedisArgument } from "../redis_client.ts";
 import type { Runner } from "./runner.ts";
 import { asUint8Array } from "../_drivers/bytes.ts";
+import { refusesScripts } from "../_history/recorded_store.ts";
 import {
   EXPIRE,
   INVALIDATE,
@@ -39,11 +40,11 @@ import {
   Script,
   SET_EXPIRY,
   TOUCH,
+  TOUCH_EXPIRY,
   WRITE,
 } from "./tag_scripts.ts";
-import { MAX_KEY_LENGTH, TAG_PREFIX } from "./validate.ts";
-
-const SLOTS = 16_384;
+import { TagKeys } from "./tag_keys.ts";
+import { MAX_KEY_LENGTH } from "./validate.ts";
 
 // Errors Redis gives a script it refused to run (or that did not reach it):
 // sending its writes again one by one would fail each the same way.
@@ -123,8 +124,7 @@ export function checkTags(tags: readonly unknown[]): string[] {
 export class Tags {
   readonly #runner: Runner;
   readonly #l1: L1 | undefined;
-  readonly #prefix: string;
-  #slotNames: string[] | undefined;
+  readonly #keys: TagKeys;
   // Per cache, since whether a server has a script is per server.
   readonly #write = new Script(WRITE);
   readonly #invalidate = new Script(INVALIDATE);
@@ -132,10 +132,13 @@ export class Tags {
   readonly #register = new Script(REGISTER);
   readonly #touch = new Script(TOUCH);
   readonly #setExpiry = new Script(SET_EXPIRY);
+  readonly #touchExpiry = new Script(TOUCH_EXPIRY);
+  // Set once Redis refuses this user scripts: see #refused.
+  #scriptsRefused = false;
   #earlierWrites: () => Promise<unknown> | undefined = () => undefined;
 
   constructor(prefix: string, runner: Runner, l1: L1 | undefined) {
-    this.#prefix = prefix;
+    this.#keys = new TagKeys(prefix);
     this.#runner = runner;
     this.#l1 = l1;
   }
@@ -226,9 +229,9 @@ export class Tags {
     const names = groups.map((group) => {
       const first = writes[group[0]];
       const slot = keySlot(first.redisKey);
-      const name = this.#slotName(slot);
-      const index = this.#indexKeys(first.tagging.tags.slice(0, 1), name)[0];
-      const reverse = this.#reverseKey(first.redisKey, name);
+      const name = this.#keys.slotName(slot);
+      const index = this.#keys.index(first.tagging.tags.slice(0, 1), name)[0];
+      const reverse = this.#keys.reverse(first.redisKey, name);
       if (keySlot(index) !== slot || keySlot(reverse) !== slot) {
         throw new RangeError(
           "tags in a cluster need a namespace without an empty hash tag ({})",
@@ -262,7 +265,7 @@ export class Tags {
     ]);
     await Promise.all(
       [...registries].map(([tag, { px, names }]) =>
-        this.#register.send(driver, [this.#registryKey(tag)], [
+        this.#register.send(driver, [this.#keys.registry(tag)], [
           String(px),
           ...names,
         ])
@@ -308,14 +311,14 @@ export class Tags {
     }
     const keys = writes.map((write) => write.redisKey);
     for (const write of writes) {
-      keys.push(this.#reverseKey(write.redisKey, slot));
+      keys.push(this.#keys.reverse(write.redisKey, slot));
     }
     return this.#write.send(driver, [
       ...keys,
-      ...this.#indexKeys(tags, slot),
+      ...this.#keys.index(tags, slot),
     ], [
       String(writes.length),
-      ...this.#names(slot),
+      ...this.#keys.names(slot),
       String(tags.length),
       ...tags,
       ...entries,
@@ -344,15 +347,15 @@ export class Tags {
     const replies = await this.#runner.run("EVALSHA", async (driver) => {
       if (driver.cluster === undefined) {
         return [
-          await script.send(driver, this.#indexKeys(tags, undefined), [
+          await script.send(driver, this.#keys.index(tags, undefined), [
             wantKeys,
-            ...this.#names(undefined),
+            ...this.#keys.names(undefined),
           ]),
         ];
       }
       const registries = await Promise.all(
         tags.map((tag) =>
-          driver.send(["ZRANGE", this.#registryKey(tag), "0", "-1"])
+          driver.send(["ZRANGE", this.#keys.registry(tag), "0", "-1"])
         ),
       );
       const names = new Set(
@@ -361,9 +364,9 @@ export class Tags {
       await script.prepare(driver);
       return Promise.all(
         [...names].map((name) =>
-          script.send(driver, this.#indexKeys(tags, name), [
+          script.send(driver, this.#keys.index(tags, name), [
             wantKeys,
-            ...this.#names(name),
+            ...this.#keys.names(name),
           ])
         ),
       );
@@ -382,8 +385,8 @@ export class Tags {
    * A get with `touch`: the value under `redisKey`, its expiry reset to
    * `ms` and a tagged entry's bookkeeping moved with it, in one script. On
    * a client without `sendBytes` (Bun's, whose one binary-safe read is
-   * getBuffer) a GET goes with {@linkcode Tags.setExpiry}'s script, in the
-   * same round trip.
+   * getBuffer) a GET goes with TOUCH_EXPIRY's script, in the same round
+   * trip.
    */
   touch(
     driver: Driver,
@@ -391,12 +394,27 @@ export class Tags {
     ms: number,
   ): Promise<Uint8Array | null> {
     if (driver.sendBytes === undefined) {
-      return Promise.all([
-        driver.getBytes(redisKey),
-        this.setExpiry(driver, redisKey, ms),
-      ]).then(([value]) => value);
+      return this.#touchApart(driver, redisKey, ms);
     }
-    return this.#kept(this.#touch, driver, redisKey, ms, true).then(asValue);
+    return this.#kept(this.#touch, driver, redisKey, ms).then(asValue);
+  }
+
+  // Bun's touch: the GET and the expiry's script sent together, both
+  // awaited. The script's error comes first: it is the touch's own
+  // (GETEX's WRONGTYPE), where the GET's names a command the caller did
+  // not ask for.
+  async #touchApart(
+    driver: Driver,
+    redisKey: string,
+    ms: number,
+  ): Promise<Uint8Array | null> {
+    const [value, expiry] = await Promise.allSettled([
+      driver.getBytes(redisKey),
+      this.#kept(this.#touchExpiry, driver, redisKey, ms),
+    ]);
+    if (expiry.status === "rejected") throw expiry.reason;
+    if (value.status === "rejected") throw asOwn(value.reason, "GETEX");
+    return value.value;
   }
 
   /**
@@ -416,47 +434,49 @@ export class Tags {
     ms: number,
   ): Promise<boolean> {
     return Number(
-      await this.#kept(this.#setExpiry, driver, redisKey, ms, false),
+      await this.#kept(this.#setExpiry, driver, redisKey, ms),
     ) === 1;
   }
 
-  // TOUCH or SET_EXPIRY on a key and its reverse index; in a cluster,
-  // then the registries of the tags it returns, which must not expire
-  // before the key: a failure there fails the call, the key's own expiry
-  // already set (its registries' old expiry, a minute past the key's old
-  // one, still covers the key that long).
+  // TOUCH, TOUCH_EXPIRY or SET_EXPIRY on a key and its reverse index; in a
+  // cluster, then the registries of the tags it returns, which must not
+  // expire before the key: a failure there fails the call, the key's own
+  // expiry already set (its registries' old expiry, a minute past the
+  // key's old one, still covers the key that long). For a user who may not
+  // run scripts, the bare command.
   #kept(
     script: Script,
     driver: Driver,
     redisKey: string,
     ms: number,
-    asBytes: boolean,
   ): Promise<unknown> {
     const px = String(ms);
+    if (this.#scriptsRefused) return this.#bare(script, driver, redisKey, px);
+    const refused = (error: unknown) =>
+      this.#refused(error, script, driver, redisKey, px);
+    const asBytes = script === this.#touch;
     if (driver.cluster === undefined) {
       return script.send(
         driver,
         [
           redisKey,
-          this.#reverseKey(redisKey, undefined),
+          this.#keys.reverse(redisKey, undefined),
         ],
-        [px, ...this.#names(undefined), "0"],
+        [px, ...this.#keys.names(undefined), "0"],
         asBytes,
-      );
+      ).then(undefined, refused);
     }
     const slot = keySlot(redisKey);
-    const name = this.#slotName(slot);
-    const reverse = this.#reverseKey(redisKey, name);
+    const name = this.#keys.slotName(slot);
+    const reverse = this.#keys.reverse(redisKey, name);
     if (keySlot(reverse) !== slot) {
       // A namespace with an empty hash tag has no tags in a cluster
       // (writes refuse them), and its reverse index would be in another slot.
-      return script === this.#touch
-        ? driver.sendBytes!(["GETEX", redisKey, "PX", px])
-        : driver.send(["PEXPIRE", redisKey, px]);
+      return this.#bare(script, driver, redisKey, px);
     }
     return script.send(driver, [redisKey, reverse], [
       px,
-      ...this.#names(name),
+      ...this.#keys.names(name),
       "1",
     ], asBytes).then(async (reply) => {
       const [result, ...tags] = reply as unknown[];
@@ -464,7 +484,7 @@ export class Tags {
         await this.#register.prepare(driver);
         await Promise.all(
           tags.map((tag) =>
-            this.#register.send(driver, [this.#registryKey(asText(tag))], [
+            this.#register.send(driver, [this.#keys.registry(asText(tag))], [
               px,
               name,
             ])
@@ -472,66 +492,70 @@ export class Tags {
         );
       }
       return result;
-    });
+    }, refused);
   }
 
-  // Each tag's index and grace hash: in a cluster, those of the slot named
-  // `slot`, whose hash tag maps to it.
-  #indexKeys(tags: readonly string[], slot: string | undefined): string[] {
-    const [, at] = this.#names(slot);
-    return tags.flatMap((tag) => [
-      `${this.#prefix}${TAG_PREFIX}i:${at}${tag}`,
-      `${this.#prefix}${TAG_PREFIX}g:${at}${tag}`,
-    ]);
-  }
-
-  // What the scripts build the slot's other names from (NAMES): the
-  // namespace's prefix and the slot's hash tag.
-  #names(slot: string | undefined): [string, string] {
-    return [this.#prefix, slot === undefined ? "" : `{${slot}}:`];
-  }
-
-  // A key's reverse index (its tags), in the key's slot: the same name the
-  // scripts build.
-  #reverseKey(redisKey: string, slot: string | undefined): string {
-    const [prefix, at] = this.#names(slot);
-    return `${prefix}${TAG_PREFIX}k:${at}${redisKey.slice(prefix.length)}`;
-  }
-
-  #registryKey(tag: string): string {
-    return `${this.#prefix}${TAG_PREFIX}s:${tag}`;
-  }
-
-  // A short name whose hash tag maps to `slot`, found once per cache by
-  // trying base-36 numbers in order (about 170 000 tries cover all slots).
-  #slotName(slot: number): string {
-    if (this.#slotNames === undefined) {
-      const names: string[] = new Array(SLOTS);
-      let found = 0;
-      const base = `${this.#prefix}${TAG_PREFIX}i:`;
-      // A namespace with a hash tag of its own puts every key in one slot.
-      const fixed = keySlot(`${base}{0}`) === keySlot(`${base}{1}`) &&
-        keySlot(`${base}{0}`) === keySlot(`${base}{2}`);
-      for (let n = 0; found < SLOTS && (!fixed || found === 0); n++) {
-        const name = n.toString(36);
-        const at = keySlot(`${base}{${name}}`);
-        if (names[at] === undefined) {
-          names[at] = name;
-          found++;
-        }
-      }
-      this.#slotNames = names;
+  // A failed expiry script. Refused because this user may not run scripts
+  // (an ACL without @scripting): the bare command, now and from now on, as
+  // before tags followed expiries. Such a user cannot have written tagged
+  // entries (tag writes are scripts), so there is nothing of theirs to keep
+  // in step. Any other refusal stays an error: a NOPERM for a key out of
+  // the user's patterns (the reverse index, say) must not let an entry's
+  // expiry move without its bookkeeping. The key's own command's error,
+  // returned by the script as Redis sent it, is that command's.
+  #refused(
+    error: unknown,
+    script: Script,
+    driver: Driver,
+    redisKey: string,
+    px: string,
+  ): Promise<unknown> {
+    if (refusesScripts(error)) {
+      this.#scriptsRefused = true;
+      return this.#bare(script, driver, redisKey, px);
     }
-    return this.#slotNames[slot] ?? "0";
+    throw asOwn(error, script === this.#setExpiry ? "PEXPIRE" : "GETEX");
+  }
+
+  // The command an expiry script wraps, sent alone: GETEX for TOUCH, else
+  // PEXPIRE (TOUCH_EXPIRY's value is read by the GET beside it).
+  #bare(
+    script: Script,
+    driver: Driver,
+    redisKey: string,
+    px: string,
+  ): Promise<unknown> {
+    return script === this.#touch
+      ? driver.sendBytes!(["GETEX", redisKey, "PX", px])
+      : driver.send(["PEXPIRE", redisKey, px]);
   }
 }
 
-// A script's value reply: a client's bytes (a Buffer, say) as a plain
-// Uint8Array, or null.
+// A touch's value reply: a client's bytes (a Buffer, say) as a plain
+// Uint8Array, or null. Anything else (text, from a client that answered
+// text where bytes were asked for) is refused, as getBytes refuses it:
+// never an empty or re-encoded value.
 function asValue(reply: unknown): Uint8Array | null {
-  return reply === null || reply === undefined
-    ? null
-    : asUint8Array(reply as Uint8Array);
+  if (reply === null || reply === undefined) return null;
+  if (reply instanceof Uint8Array) return asUint8Array(reply);
+  throw new TypeError(
+    `GETEX: the client answered ${typeof reply} where bytes were asked for`,
+  );
+}
+
+// An expiry script's error that is its key's own command's, which the
+// script returned as Redis sent it (no script's name or line in it, and
+// not a refusal of the script), named after that command; anything else
+// as it is.
+function asOwn(error: unknown, command: string): unknown {
+  if (
+    !(error instanceof CommandError) || REFUSED.has(error.code) ||
+    /script/i.test(error.message)
+  ) {
+    return error;
+  }
+  const reply = error.message.slice(error.message.indexOf(": ") + 2);
+  return new CommandError(command, reply, { cause: error });
 }
 
 const decoder = new TextDecoder();

@@ -5,6 +5,9 @@
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { createClient } from "redis";
+import { CommandClientDriver } from "../_drivers/command_client.ts";
+import type { Driver } from "../_drivers/driver.ts";
 import { redisForThisFile, waitFor } from "../_testing/util.ts";
 import { type Engine, openEngine } from "./engine.ts";
 import { checkTags, type TaggedWrite, taggingFor } from "./tags.ts";
@@ -432,4 +435,43 @@ test("expire sets a graced tagged entry's whole Redis expiry, grace included: it
   assert.ok(stale > 0 && stale <= 1_000, `stale PTTL ${stale}`);
   assert.equal(await cache.tags.invalidate(["pages"]), 1);
   assert.deepEqual(await raw.send("KEYS", "grace-expire:*"), []);
+});
+
+test("a touch refuses a value reply that is not bytes, never an empty value; a sendCommand client answering text gets its text's bytes", async () => {
+  const cache = await engine("text-touch");
+  await raw.send("SET", "text-touch:k", "value");
+  const client = createClient({ url: server.url() });
+  client.on("error", () => {});
+  await client.connect();
+  after(() => client.destroy());
+  // A user's sendCommand as node-redis answers by default: text.
+  const plain = new CommandClientDriver({
+    sendCommand: (args) => client.sendCommand(args.map((arg) => arg as string)),
+  });
+  assert.deepEqual(
+    await cache.tags.touch(plain, "text-touch:k", 60_000),
+    new TextEncoder().encode("value"),
+  );
+  // A client asked for bytes that answers text anyway, as @db/redis does
+  // without returnUint8Arrays: its getBytes refuses it, and so must a touch.
+  const answeringText: Driver = {
+    send: (args) => plain.send(args),
+    sendBytes: (args) => plain.send(args),
+    getBytes: (key) => plain.getBytes(key),
+    getManyBytes: (keys) => plain.getManyBytes(keys),
+    connected: true,
+    close: () => Promise.resolve(),
+  };
+  await assert.rejects(
+    cache.tags.touch(answeringText, "text-touch:k", 30_000),
+    (error: Error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, /GETEX: the client answered string/);
+      return true;
+    },
+  );
+  assert.equal(
+    await cache.tags.touch(answeringText, "text-touch:missing", 30_000),
+    null,
+  );
 });

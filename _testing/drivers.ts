@@ -27,7 +27,8 @@ export interface DriverCase {
    * Whether the cache speaks through Bun's RedisClient, whose `send` and
    * `mget` decode values as text: it reads a lone value with `getBuffer`, a
    * batch as MGETs of at most 1000 keys, and a touch is GET plus a script
-   * that sets the expiry (PEXPIRE and the tags' bookkeeping).
+   * that sets the expiry (a GETEX whose value it keeps, and the tags'
+   * bookkeeping).
    */
   bunClient: boolean;
   /** Connects to `server`, or to anything with a `url()`, such as a proxy's. */

@@ -557,7 +557,7 @@ function limits(run: Run, lines: string[]): void {
     );
   }
   lines.push(
-    "- The cache returns plain `Uint8Array`s on every runtime (a `Buffer`'s `slice` shares memory, a `Uint8Array`'s copies), so it makes one view per value (on Bun, a copy of small values, cheaper there than a view); with key checks, that is most of what it adds to a large `getMany`.",
+    "- The cache returns plain `Uint8Array`s on every runtime (a `Buffer`'s `slice` shares memory, a `Uint8Array`'s copies), so it makes one view per value (on Bun and Node, a copy of a small value, cheaper there than a view; on Deno, always a view); with key checks, that is most of what it adds to a large `getMany`.",
     "- Bun's `RedisClient` decodes MGET and script replies as text, so on Bun the cache encodes each MGET text back to its bytes where that is exact (no U+FFFD) and reads the other keys, and keys of another type, with `getBuffer`; its raw subject batches with pipelined `getBuffer` calls, its binary-safe batch.",
     "- In bursts, calls run in lock step: the 100 of a burst are answered together and the next 100 made together, so the client's work and the round trip add up instead of overlapping. Coalescing turns 100 GETs into one MGET (and an EXISTS while batches miss keys), which saves Redis most of its work and the client its per-command cost; where the raw client pipelines 100 GETs for about the client time the cache spends on 100 `get()` calls (a promise, a key check and a `Uint8Array` view each), the gain is smallest.",
   );
