@@ -166,7 +166,12 @@ const dbRedis = dbRedisMissing === false
       ? dbRedisModule!
       : pathToFileURL(dbRedisModule!).href
   ) as {
-    connect(options: { hostname: string; port: number }): Promise<
+    connect(options: {
+      hostname: string;
+      port: number;
+      username?: string;
+      password?: string;
+    }): Promise<
       DbRedisLikeClient & { close(): void }
     >;
   }
@@ -177,8 +182,14 @@ export function connectDbRedis(
   server: Pick<RedisServer, "url">,
 ): Promise<DbRedisLikeClient & { close(): void }> {
   if (dbRedis === undefined) throw new Error(`no @db/redis: ${dbRedisMissing}`);
-  const { hostname, port } = new URL(server.url());
-  return dbRedis.connect({ hostname, port: Number(port) });
+  const { hostname, port, username, password } = new URL(server.url());
+  return dbRedis.connect({
+    hostname,
+    port: Number(port),
+    // A user's test connects as that user, as the other drivers do.
+    ...(username === "" ? {} : { username: decodeURIComponent(username) }),
+    ...(password === "" ? {} : { password: decodeURIComponent(password) }),
+  });
 }
 
 const dbRedisClient: DriverCase = {
