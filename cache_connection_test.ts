@@ -14,7 +14,7 @@ import {
   runtime,
   skipBecause,
   startRedisServer,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const server = await startRedisServer({

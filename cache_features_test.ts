@@ -17,7 +17,7 @@ import {
   runtime,
   testdataCommand,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

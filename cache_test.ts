@@ -17,7 +17,7 @@ import {
   redisForThisFile,
   runtime,
   skipBecause,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import {
   type CountingProxy,
   startCountingProxy,
@@ -845,7 +845,7 @@ test("connect validates its options before connecting", async () => {
 });
 
 test("a refused connection rejects promptly with a ConnectionError", async () => {
-  const { freePort } = await import("./_testing/util.ts");
+  const { freePort } = await import("./_testing/redis_server.ts");
   const port = await freePort();
   const started = Date.now();
   const error = await Cache.connect({ url: `redis://127.0.0.1:${port}` }).catch(

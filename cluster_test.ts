@@ -14,7 +14,7 @@ import {
   type RedisServer,
   runtime,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { checkFailover, failoverFigures } from "./_testing/failover.ts";
 import { keySlot } from "./_drivers/key_slot.ts";
 

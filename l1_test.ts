@@ -18,7 +18,7 @@ import {
   startRedisServer,
   testdataCommand,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { TcpProxy } from "./_testing/proxy.ts";
 
 const { server, raw } = await redisForThisFile();

@@ -14,7 +14,7 @@ import {
   skipBecause,
   startPageServer,
   startRedisServer,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 
 const python = await findPython("import redis");
 // One call per test, so that the run's summary counts each skip.

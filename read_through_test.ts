@@ -18,7 +18,7 @@ import {
   startRedisServer,
   testdataCommand,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -29,7 +29,7 @@ import {
   startRedisServer,
   tolerateUncaught,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { TcpProxy } from "./_testing/proxy.ts";
 import { watchCommands } from "./_testing/counting_proxy.ts";
 

@@ -12,7 +12,7 @@ import {
   recordFigures,
   runtime,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { checkFailover, failoverFigures } from "./_testing/failover.ts";
 
 const set = await startSentinelSet();

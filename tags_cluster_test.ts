@@ -15,7 +15,7 @@ import {
   type RawClient,
   recordFigures,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 
 const cluster = await startCluster();
 const rootNodes = cluster.rootNodes.map(({ url }) => url);

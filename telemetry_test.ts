@@ -26,7 +26,7 @@ import {
   settlesWithin,
   testdataCommand,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 
 // DEBUG SLEEP makes a slow server for the breaker test.
 const { server, raw } = await redisForThisFile({

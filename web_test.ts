@@ -12,7 +12,7 @@ import {
   startPageServer,
   startRedisServer,
   waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const server = await startRedisServer();

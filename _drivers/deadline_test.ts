@@ -15,7 +15,7 @@ import {
   runtime,
   settlesWithin,
   waitFor,
-} from "../_testing/util.ts";
+} from "../_testing/redis_server.ts";
 
 // How much later than its deadline a timer set at the same moment fires.
 // Timers fire in the order they are due, however late a loaded machine runs

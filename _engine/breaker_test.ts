@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../errors.ts";
 import { Breaker, checkBreaker } from "./breaker.ts";
-import { waitFor } from "../_testing/util.ts";
+import { waitFor } from "../_testing/redis_server.ts";
 
 const failure = new ConnectionError("no answer");
 

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "./latency.ts";
-import { seededRandom } from "../_testing/util.ts";
+import { seededRandom } from "../_testing/redis_server.ts";
 
 const MICROSECOND = 0.001; // ms
 const HOUR = 3_600_000; // ms

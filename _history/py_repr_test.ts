@@ -23,7 +23,7 @@ import {
   runChild,
   seededRandom,
   skipBecause,
-} from "../_testing/util.ts";
+} from "../_testing/redis_server.ts";
 
 const decoder = new TextDecoder();
 

@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { freePort, RedisServer, runChild, waitFor } from "./util.ts";
+import { freePort, RedisServer, runChild, waitFor } from "./redis_server.ts";
 
 const HOST = "127.0.0.1";
 const COMMAND_TIMEOUT = 1_000;

@@ -14,7 +14,7 @@ import {
   ReplicationError,
   TimeoutError,
 } from "../mod.ts";
-import { connectRaw, waitFor } from "./util.ts";
+import { connectRaw, waitFor } from "./redis_server.ts";
 
 const WRITERS = 8;
 const TIMEOUT = 1_000;

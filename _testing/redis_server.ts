@@ -623,7 +623,7 @@ export function testdataCommand(name: string): [string, string[]] {
 }
 
 // The folder the tests run from: the project on Deno and Bun, the compiled
-// copy in .node_test/ on Node (this module is `_testing/util.js` there).
+// copy in .node_test/ on Node (this module is `_testing/redis_server.js` there).
 const projectRoot = new URL("../", import.meta.url);
 // The project itself, also on Node (.node_test/ is one folder below it).
 const sourceRoot = new URL("../../", import.meta.url);
