@@ -7,14 +7,12 @@ import { createServer, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Cache, ConnectionError, TimeoutError } from "./mod.ts";
-import {
-  connectRaw,
-  freePort,
-  runChild,
-  runtime,
-  skipBecause,
-  startRedisServer,
-} from "./_testing/util.ts";
+import { runChild } from "./_testing/child.ts";
+import { freePort } from "./_testing/free_port.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
+import { startRedisServer } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { skipBecause } from "./_testing/skip.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const server = await startRedisServer({

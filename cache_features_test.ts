@@ -11,13 +11,10 @@ import {
   DecodeError,
   TimeoutError,
 } from "./mod.ts";
-import {
-  redisForThisFile,
-  runChild,
-  runtime,
-  testdataCommand,
-  waitFor,
-} from "./_testing/util.ts";
+import { runChild, testdataCommand } from "./_testing/child.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

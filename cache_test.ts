@@ -12,12 +12,10 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
-import {
-  connectRaw,
-  redisForThisFile,
-  runtime,
-  skipBecause,
-} from "./_testing/util.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { skipBecause } from "./_testing/skip.ts";
 import {
   type CountingProxy,
   startCountingProxy,
@@ -845,7 +843,7 @@ test("connect validates its options before connecting", async () => {
 });
 
 test("a refused connection rejects promptly with a ConnectionError", async () => {
-  const { freePort } = await import("./_testing/util.ts");
+  const { freePort } = await import("./_testing/free_port.ts");
   const port = await freePort();
   const started = Date.now();
   const error = await Cache.connect({ url: `redis://127.0.0.1:${port}` }).catch(

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls } from "./mod.ts";
 import { pyFloatRepr, pyTupleRepr } from "./_history/py_repr.ts";
-import { redisForThisFile } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

@@ -7,14 +7,11 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
 import { startCluster } from "./_testing/cluster.ts";
-import {
-  connectRaw,
-  type RawClient,
-  recordFigures,
-  type RedisServer,
-  runtime,
-  waitFor,
-} from "./_testing/util.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { connectRaw, type RawClient } from "./_testing/raw_client.ts";
+import type { RedisServer } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { checkFailover, failoverFigures } from "./_testing/failover.ts";
 import { keySlot } from "./_drivers/key_slot.ts";
 

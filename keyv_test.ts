@@ -6,7 +6,8 @@ import Keyv from "keyv";
 import { createCache } from "cache-manager";
 import { Cache } from "./mod.ts";
 import { KeyvStore } from "./keyv.ts";
-import { redisForThisFile, waitFor } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

@@ -9,16 +9,12 @@ import { setImmediate } from "node:timers";
 import { availableParallelism, loadavg } from "node:os";
 import { createClient } from "redis";
 import { Cache } from "./mod.ts";
-import {
-  connectRaw,
-  recordFigures,
-  redisForThisFile,
-  runChild,
-  runtime,
-  startRedisServer,
-  testdataCommand,
-  waitFor,
-} from "./_testing/util.ts";
+import { runChild, testdataCommand } from "./_testing/child.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
+import { redisForThisFile, startRedisServer } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { TcpProxy } from "./_testing/proxy.ts";
 
 const { server, raw } = await redisForThisFile();

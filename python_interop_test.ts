@@ -8,13 +8,10 @@ import { fileURLToPath } from "node:url";
 import { Cache, replay } from "./mod.ts";
 import { getPage } from "./web.ts";
 import { pyTupleRepr } from "./_history/py_repr.ts";
-import {
-  findPython,
-  runChild,
-  skipBecause,
-  startPageServer,
-  startRedisServer,
-} from "./_testing/util.ts";
+import { findPython, runChild } from "./_testing/child.ts";
+import { startPageServer } from "./_testing/page_server.ts";
+import { startRedisServer } from "./_testing/redis_server.ts";
+import { skipBecause } from "./_testing/skip.ts";
 
 const python = await findPython("import redis");
 // One call per test, so that the run's summary counts each skip.

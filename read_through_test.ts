@@ -12,13 +12,9 @@ import {
   type ErrorEvent,
   TimeoutError,
 } from "./mod.ts";
-import {
-  redisForThisFile,
-  runChild,
-  startRedisServer,
-  testdataCommand,
-  waitFor,
-} from "./_testing/util.ts";
+import { runChild, testdataCommand } from "./_testing/child.ts";
+import { redisForThisFile, startRedisServer } from "./_testing/redis_server.ts";
+import { waitFor } from "./_testing/wait.ts";
 
 const { server, raw } = await redisForThisFile();
 

@@ -16,20 +16,19 @@ import {
   ReplicationError,
   TimeoutError,
 } from "./mod.ts";
+import { makeCertificates } from "./_testing/certificates.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { freePort } from "./_testing/free_port.ts";
+import { garbageCollector } from "./_testing/garbage_collector.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
 import {
-  connectRaw,
-  freePort,
-  garbageCollector,
-  makeCertificates,
   ping,
   putToSleep,
-  recordFigures,
   redisForThisFile,
-  settlesWithin,
   startRedisServer,
-  tolerateUncaught,
-  waitFor,
-} from "./_testing/util.ts";
+} from "./_testing/redis_server.ts";
+import { tolerateUncaught } from "./_testing/uncaught.ts";
+import { settlesWithin, waitFor } from "./_testing/wait.ts";
 import { TcpProxy } from "./_testing/proxy.ts";
 import { watchCommands } from "./_testing/counting_proxy.ts";
 

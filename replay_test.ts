@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Cache, callHistory, countCalls, replay } from "./mod.ts";
-import { redisForThisFile } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

@@ -7,12 +7,10 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache, ReplicationError } from "./mod.ts";
 import { startSentinelSet } from "./_testing/cluster.ts";
-import {
-  connectRaw,
-  recordFigures,
-  runtime,
-  waitFor,
-} from "./_testing/util.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { checkFailover, failoverFigures } from "./_testing/failover.ts";
 
 const set = await startSentinelSet();

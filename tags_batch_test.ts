@@ -10,7 +10,7 @@ import { after, test } from "node:test";
 import { Cache } from "./mod.ts";
 import { engineOf } from "./_engine/handle.ts";
 import type { CacheError } from "./errors.ts";
-import { redisForThisFile } from "./_testing/util.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

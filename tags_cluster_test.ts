@@ -10,12 +10,9 @@ import { keySlot } from "./_drivers/key_slot.ts";
 import { engineOf } from "./_engine/handle.ts";
 import { openEngine } from "./_engine/engine.ts";
 import { taggingFor } from "./_engine/tags.ts";
-import {
-  connectRaw,
-  type RawClient,
-  recordFigures,
-  waitFor,
-} from "./_testing/util.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { connectRaw, type RawClient } from "./_testing/raw_client.ts";
+import { waitFor } from "./_testing/wait.ts";
 
 const cluster = await startCluster();
 const rootNodes = cluster.rootNodes.map(({ url }) => url);

@@ -10,14 +10,11 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cache } from "./mod.ts";
 import { engineOf } from "./_engine/handle.ts";
-import {
-  recordFigures,
-  redisForThisFile,
-  runChild,
-  runtime,
-  testdataCommand,
-  waitFor,
-} from "./_testing/util.ts";
+import { runChild, testdataCommand } from "./_testing/child.ts";
+import { recordFigures } from "./_testing/figures.ts";
+import { redisForThisFile } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const { server, raw } = await redisForThisFile();

@@ -18,15 +18,10 @@ import {
 } from "@opentelemetry/sdk-metrics";
 import { Cache, type MeterLike, type TracerLike } from "./mod.ts";
 import { fileURLToPath } from "node:url";
-import {
-  putToSleep,
-  redisForThisFile,
-  runChild,
-  runtime,
-  settlesWithin,
-  testdataCommand,
-  waitFor,
-} from "./_testing/util.ts";
+import { runChild, testdataCommand } from "./_testing/child.ts";
+import { putToSleep, redisForThisFile } from "./_testing/redis_server.ts";
+import { runtime } from "./_testing/runtime.ts";
+import { settlesWithin, waitFor } from "./_testing/wait.ts";
 
 // DEBUG SLEEP makes a slow server for the breaker test.
 const { server, raw } = await redisForThisFile({

@@ -6,13 +6,11 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { Cache, DecodeError } from "./mod.ts";
 import { closeDefaultCache, getPage } from "./web.ts";
-import {
-  connectRaw,
-  freePort,
-  startPageServer,
-  startRedisServer,
-  waitFor,
-} from "./_testing/util.ts";
+import { freePort } from "./_testing/free_port.ts";
+import { startPageServer } from "./_testing/page_server.ts";
+import { connectRaw } from "./_testing/raw_client.ts";
+import { startRedisServer } from "./_testing/redis_server.ts";
+import { waitFor } from "./_testing/wait.ts";
 import { startCountingProxy } from "./_testing/counting_proxy.ts";
 
 const server = await startRedisServer();

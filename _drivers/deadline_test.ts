@@ -9,13 +9,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { deadline } from "./deadline.ts";
-import {
-  garbageCollector,
-  runChild,
-  runtime,
-  settlesWithin,
-  waitFor,
-} from "../_testing/util.ts";
+import { runChild } from "../_testing/child.ts";
+import { garbageCollector } from "../_testing/garbage_collector.ts";
+import { runtime } from "../_testing/runtime.ts";
+import { settlesWithin, waitFor } from "../_testing/wait.ts";
+// On Deno, an uncaught error (a timer's) must fail this file, not pass it.
+import "../_testing/uncaught.ts";
 
 // How much later than its deadline a timer set at the same moment fires.
 // Timers fire in the order they are due, however late a loaded machine runs

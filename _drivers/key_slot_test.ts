@@ -7,7 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { groupBySlot, keySlot } from "./key_slot.ts";
-import { connectRaw, freePort, startRedisServer } from "../_testing/util.ts";
+import { freePort } from "../_testing/free_port.ts";
+import { connectRaw } from "../_testing/raw_client.ts";
+import { startRedisServer } from "../_testing/redis_server.ts";
 
 test("the Redis Cluster spec's CRC16 test vector: '123456789' is 0x31C3, slot 12739", () => {
   assert.equal(keySlot("123456789"), 0x31c3);

@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../errors.ts";
 import { Breaker, checkBreaker } from "./breaker.ts";
-import { waitFor } from "../_testing/util.ts";
+import { waitFor } from "../_testing/wait.ts";
+// On Deno, an uncaught error (a timer's) must fail this file, not pass it.
+import "../_testing/uncaught.ts";
 
 const failure = new ConnectionError("no answer");
 

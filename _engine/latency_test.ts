@@ -5,7 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "./latency.ts";
-import { seededRandom } from "../_testing/util.ts";
+import { seededRandom } from "../_testing/seeded_random.ts";
+// On Deno, an uncaught error (a timer's) must fail this file, not pass it.
+import "../_testing/uncaught.ts";
 
 const MICROSECOND = 0.001; // ms
 const HOUR = 3_600_000; // ms

@@ -8,7 +8,8 @@ import { after, test } from "node:test";
 import { createClient } from "redis";
 import { CommandClientDriver } from "../_drivers/command_client.ts";
 import type { Driver } from "../_drivers/driver.ts";
-import { redisForThisFile, waitFor } from "../_testing/util.ts";
+import { redisForThisFile } from "../_testing/redis_server.ts";
+import { waitFor } from "../_testing/wait.ts";
 import { type Engine, openEngine } from "./engine.ts";
 import { checkTags, type TaggedWrite, taggingFor } from "./tags.ts";
 

@@ -18,12 +18,11 @@ import {
   pyTupleRepr,
   pyTupleReprBytes,
 } from "./py_repr.ts";
-import {
-  findPython,
-  runChild,
-  seededRandom,
-  skipBecause,
-} from "../_testing/util.ts";
+import { findPython, runChild } from "../_testing/child.ts";
+import { seededRandom } from "../_testing/seeded_random.ts";
+import { skipBecause } from "../_testing/skip.ts";
+// On Deno, an uncaught error (a timer's) must fail this file, not pass it.
+import "../_testing/uncaught.ts";
 
 const decoder = new TextDecoder();
 

@@ -10,7 +10,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { freePort, RedisServer, runChild, waitFor } from "./util.ts";
+import { runChild } from "./child.ts";
+import { freePort } from "./free_port.ts";
+import { RedisServer } from "./redis_server.ts";
+import { waitFor } from "./wait.ts";
 
 const HOST = "127.0.0.1";
 const COMMAND_TIMEOUT = 1_000;

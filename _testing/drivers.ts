@@ -13,7 +13,7 @@ import {
   type DbRedisLikeClient,
   type RedisClientLike,
 } from "../mod.ts";
-import type { RedisServer } from "./util.ts";
+import type { RedisServer } from "./redis_server.ts";
 
 /** A cache on one driver, and whatever must be closed with it. */
 export interface DriverCache extends AsyncDisposable {

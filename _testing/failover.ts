@@ -14,7 +14,8 @@ import {
   ReplicationError,
   TimeoutError,
 } from "../mod.ts";
-import { connectRaw, waitFor } from "./util.ts";
+import { connectRaw } from "./raw_client.ts";
+import { waitFor } from "./wait.ts";
 
 const WRITERS = 8;
 const TIMEOUT = 1_000;

@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { Cache } from "../mod.ts";
-import { startRedisServer } from "../_testing/util.ts";
+import { startRedisServer } from "../_testing/redis_server.ts";
 
 const pinned = navigator.hardwareConcurrency >= 2 &&
   (await new Deno.Command("sh", {

@@ -17,7 +17,7 @@
 // machine has two cores or more: unpinned, sequential round trips flip
 // between two speeds depending on whether both land on one core.
 
-import { startRedisServer } from "../_testing/util.ts";
+import { startRedisServer } from "../_testing/redis_server.ts";
 import type { WorkerPlan } from "./_worker.ts";
 import { type CaseName, CASES } from "./_cases.ts";
 import { renderChart } from "./_chart.ts";

@@ -3,7 +3,7 @@
 // throwaway redis-server on a free port.
 
 import { Cache } from "../mod.ts";
-import { startRedisServer } from "../_testing/util.ts";
+import { startRedisServer } from "../_testing/redis_server.ts";
 
 const given = Deno.env.get("REDIS_URL");
 const server = given === undefined ? await startRedisServer() : undefined;

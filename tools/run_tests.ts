@@ -5,14 +5,14 @@
 // Counts come from each runner's JUnit report, test file by test file, so
 // that the run can fail when a test file ran no test on a runtime (every one
 // of its tests skipped, or none found). Every skip must say why through
-// `skipBecause` (`_testing/util.ts`), which writes the reason to a log this
+// `skipBecause` (`_testing/skip.ts`), which writes the reason to a log this
 // runner reads: the summary lists each, and a skip without a logged reason
 // fails the run.
 //
 // The doc examples run too (`deno test --doc`), against a throwaway
 // redis-server whose URL they get through REDIS_URL.
 
-import { startRedisServer } from "../_testing/util.ts";
+import { startRedisServer } from "../_testing/redis_server.ts";
 
 const RUNNER_TIMEOUT = 10 * 60_000;
 
