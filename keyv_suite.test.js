@@ -9,7 +9,7 @@ import Keyv from "keyv";
 import keyvTestSuite, { keyvIteratorTests } from "@keyv/test-suite";
 import { Cache } from "./.node_test/mod.js";
 import { KeyvStore } from "./.node_test/keyv.js";
-import { startRedisServer } from "./.node_test/_testing/util.js";
+import { startRedisServer } from "./.node_test/_testing/redis_server.js";
 
 const server = await startRedisServer();
 const cache = await Cache.connect({ url: server.url(), namespace: "keyv-suite" });
