@@ -206,18 +206,15 @@ export class Writes {
   async storeJson(value: unknown, options?: StoreOptions): Promise<string> {
     const json = stringifyExactly(value);
     const call = checkOptions(options);
-    const ttl = this.#settings.ttlFor(call);
-    const replicas = this.#settings.replicasFor(call);
-    const tagging = taggingFor(call);
     const key = crypto.randomUUID();
     await this.write(
       this.#prefix + key,
       json,
-      ttl,
-      replicas,
+      this.#settings.ttlFor(call),
+      this.#settings.replicasFor(call),
       call,
       undefined,
-      tagging,
+      taggingFor(call),
     );
     return key;
   }
@@ -274,7 +271,8 @@ export class Writes {
       ? this.#batch
       : undefined;
     // A write that goes alone lets those of this tick go first, so writes
-    // reach Redis (and the Python history its outputs) in the order made.
+    // reach Redis (and the Python history its outputs) in the order made; a
+    // plain one waits for a batch still sent in parts too (as writeTagged).
     if (batch === undefined) this.#batch?.flush();
     if (tagging !== undefined) {
       // The batch counts what it writes.
@@ -295,7 +293,13 @@ export class Writes {
       return record === undefined ? send() : this.#recordApart(record, send);
     }
     if (record === undefined) {
-      return this.#send(redisKey, value, ttl, call, replicas, batch);
+      const earlier = batch === undefined ? this.#inFlight.pending : undefined;
+      if (earlier === undefined) {
+        return this.#send(redisKey, value, ttl, call, replicas, batch);
+      }
+      return earlier.then(() =>
+        this.#send(redisKey, value, ttl, call, replicas, undefined)
+      );
     }
     const send = () => this.#send(redisKey, value, ttl, call, replicas, batch);
     if (
@@ -422,11 +426,10 @@ export class Writes {
     return written.then(this.#counted);
   }
 
-  // A lone recorded store of the batch; made once, as the hot path's callback.
+  // A lone recorded store, and a lone tagged write, of the batch; made once,
+  // as the hot path's callbacks.
   readonly #sendRecorded = (driver: Driver, write: PendingWrite) =>
     this.#history.sendScript(driver, [write as RecordedWrite]);
-
-  // A lone tagged write of the batch; made once, as the hot path's callback.
   readonly #sendTagged = (driver: Driver, write: PendingWrite) =>
     this.#tags.write(driver, [write as TaggedWrite]);
 
