@@ -12,6 +12,7 @@ import {
   ConnectionError,
   DecodeError,
 } from "./mod.ts";
+import { userWithoutScripts } from "./_testing/acl.ts";
 import { connectRaw } from "./_testing/raw_client.ts";
 import { redisForThisFile } from "./_testing/redis_server.ts";
 import { runtime } from "./_testing/runtime.ts";
@@ -539,19 +540,10 @@ for (const driver of driverCases) {
   test(`${on} expire and touch work for a user who may not run scripts: the bare PEXPIRE and GETEX (Bun's client: GET and PEXPIRE), sent at once after the first refusal`, async () => {
     // A name that can sit in a URL ("@db/redis client" cannot).
     const user = `noscripts-${driver.name.replaceAll(/[^a-z0-9]+/gi, "-")}`;
-    await raw.send(
-      "ACL",
-      "SETUSER",
-      user,
-      "on",
-      ">noscripts-Pa55",
-      "~*",
-      "+@all",
-      "-@scripting",
-    );
+    const password = await userWithoutScripts(raw, user);
     await using proxy = await startCountingProxy(server.port);
     await using connection = await driver.connect({
-      url: () => `redis://${user}:noscripts-Pa55@127.0.0.1:${proxy.port}`,
+      url: () => `redis://${user}:${password}@127.0.0.1:${proxy.port}`,
     }, { history: false });
     const { cache } = connection;
     const key = await cache.store(allByteValues(), { ttl: 1_000 });
